@@ -1,0 +1,5 @@
+import sys
+
+from kernelctl.cli import main
+
+sys.exit(main())
