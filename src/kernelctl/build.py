@@ -1,0 +1,181 @@
+"""Building a kernel: env, install, kernelspec, verification, and the atomic switch.
+
+This is the engine behind ``create`` and ``rebuild``. A kernel is committed in one step at
+the very end, by moving its kernelspec into place; until then nothing shows in the
+launcher. Each build gets a fresh env *generation* in ``envs/.store/NAME@GEN``, and
+``envs/NAME`` is a symlink to the generation in service, so an old env keeps serving its
+kernel until the new one has passed verification, and whatever an interrupted build leaves
+behind is recognisable and cleaned up by the next command on that name.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kernelctl import kernelspec
+from kernelctl.backends import InstallRequest, get_backend
+from kernelctl.backends.base import disk_full_error, is_disk_full
+from kernelctl.errors import KernelctlError
+from kernelctl.fsutil import point_symlink, remove_tree
+from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME, LAUNCHER_SOURCE
+from kernelctl.manifest import MANIFEST_NAME, Manifest, Options, default_display_name
+from kernelctl.output import Progress
+from kernelctl.paths import envs_dir, store_dir
+from kernelctl.requirements import RequirementFile
+from kernelctl.venv import (Interpreter, create_virtualenv, installed_distributions, python_of,
+                            write_pip_config)
+
+KERNEL_PACKAGE = "ipykernel"
+
+
+@dataclass
+class BuildPlan:
+    """Everything needed to build a kernel; a manifest is a plan plus what was installed."""
+
+    name: str
+    interpreter: Interpreter
+    python_requested: str | None
+    wheelhouses: list[Path]
+    requirements: list[str]
+    requirement_files: list[RequirementFile] = field(default_factory=list)
+    options: Options = field(default_factory=Options)
+
+
+def display_name(plan: BuildPlan) -> str:
+    return plan.options.display_name or default_display_name(plan.name, plan.interpreter.minor)
+
+
+def in_service_prefix(name: str) -> Path | None:
+    """The env generation the installed kernelspec for ``name`` uses, if kernelctl made it."""
+    spec = kernelspec.find_spec(name)
+    if spec is None or spec.kernelctl is None:
+        return None
+    return Path(spec.kernelctl["prefix"])
+
+
+def clean_leftovers(name: str) -> None:
+    """Remove what interrupted commands on ``name`` left behind (call under the name lock)."""
+    keep = in_service_prefix(name)
+    for generation in store_dir().glob(f"{name}@*"):
+        if generation != keep:
+            remove_tree(generation)
+    link = envs_dir() / name
+    if keep is not None and keep.is_dir():
+        point_symlink(link, keep)
+    elif link.is_symlink():
+        link.unlink()
+    kernelspec.clean_stale_staging(kernelspec.user_kernels_dir(), name)
+
+
+def kernel_json(plan: BuildPlan, prefix: Path) -> dict:
+    python = str(python_of(prefix))
+    return {
+        # The env's interpreter by absolute path: jupyter_client would replace a bare
+        # "python" with the server's own interpreter.
+        "argv": [python, "-I", "-S", "{resource_dir}/" + LAUNCHER_NAME, "-f", "{connection_file}"],
+        "display_name": display_name(plan),
+        "language": plan.options.language,
+        "interrupt_mode": "signal",
+        "env": {"PATH": f"{prefix / 'bin'}:${{PATH}}", "VIRTUAL_ENV": str(prefix), "PYTHONNOUSERSITE": "1"},
+        "metadata": {
+            "debugger": True,
+            "kernelctl": {"name": plan.name, "env": str(envs_dir() / plan.name), "prefix": str(prefix),
+                          "manifest": str(prefix / MANIFEST_NAME)},
+        },
+    }
+
+
+def launch_config(prefix: Path) -> dict:
+    return {
+        "exec": [str(python_of(prefix)), "-m", "ipykernel_launcher"],
+        "env": {"VIRTUAL_ENV": str(prefix)},
+        "path": [str(prefix / "bin")],
+    }
+
+
+def _new_generation(name: str) -> Path:
+    return store_dir() / f"{name}@{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+
+
+def _install(plan: BuildPlan, prefix: Path, requirements: Sequence[str], verbose: bool) -> None:
+    backend = get_backend(None if plan.options.backend == "auto" else plan.options.backend)
+    with tempfile.TemporaryDirectory(prefix="kernelctl-req-") as tmp:
+        files = []
+        for index, item in enumerate(plan.requirement_files):
+            path = Path(tmp) / f"requirements-{index}.txt"
+            path.write_text(item.text, encoding="utf-8")
+            files.append(path)
+        backend.install(InstallRequest(python_of(prefix), requirements, plan.wheelhouses, files, verbose))
+
+
+def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = None,
+          verbose: bool = False) -> Manifest:
+    """Build the kernel described by ``plan`` and put it in service (call under the name lock).
+
+    On any failure, including Ctrl-C, everything this build made is removed and the kernel in
+    service before (if any) is untouched.
+    """
+    progress = progress or Progress(4, enabled=False)
+    prefix = _new_generation(plan.name)
+    staged: Path | None = None
+    kernels_dir = kernelspec.user_kernels_dir()
+    try:
+        with progress.step(f"Creating virtualenv (Python {plan.interpreter.version}) in {envs_dir() / plan.name}"):
+            prefix.parent.mkdir(parents=True, exist_ok=True)
+            create_virtualenv(prefix, plan.interpreter, plan.options.system_site_packages)
+            write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
+        wanted = [KERNEL_PACKAGE, *plan.requirements]
+        with progress.step(f"Installing {', '.join(wanted)} from the wheelhouse ({len(plan.wheelhouses)} dir(s), no index)"):
+            _install(plan, prefix, wanted, verbose)
+            installed = installed_distributions(prefix, plan.name)
+            progress.note(f"{len(installed)} packages in the env")
+        manifest = Manifest(
+            name=plan.name, prefix=str(prefix), python_requested=plan.python_requested,
+            python_executable=str(plan.interpreter.executable), python_version=plan.interpreter.version,
+            wheelhouses=[str(d) for d in plan.wheelhouses], requirements=list(plan.requirements),
+            requirement_files=[{"path": f.path, "text": f.text} for f in plan.requirement_files],
+            options=plan.options, installed=installed,
+        )
+        manifest.save()
+        with progress.step("Writing the kernelspec"):
+            staged = kernelspec.stage(kernels_dir, plan.name, kernel_json(plan, prefix), {
+                LAUNCHER_NAME: LAUNCHER_SOURCE,
+                CONFIG_NAME: json_text(launch_config(prefix)),
+            })
+        if verify:
+            with progress.step("Verifying: starting the kernel and running a cell"):
+                from kernelctl.verify import verify_prefix
+
+                verify_prefix(staged, prefix)
+        previous = in_service_prefix(plan.name)
+        kernelspec.commit(staged, kernels_dir)  # the commit point: the launcher shows it now
+        staged = None
+        point_symlink(envs_dir() / plan.name, prefix)
+    except OSError as err:
+        _discard(prefix, staged)
+        if is_disk_full(err):
+            raise disk_full_error() from None
+        raise KernelctlError(f"cannot build the env: {err}",
+                             "Check that KERNELCTL_HOME and the Jupyter data dir are writable.") from None
+    except BaseException:
+        _discard(prefix, staged)
+        raise
+    if previous is not None and previous != prefix:
+        remove_tree(previous)
+    return manifest
+
+
+def _discard(prefix: Path, staged: Path | None) -> None:
+    if staged is not None:
+        kernelspec.discard_staging(staged)
+    remove_tree(prefix)
+
+
+def json_text(data: dict) -> str:
+    return json.dumps(data, indent=1) + "\n"

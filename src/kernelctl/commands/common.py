@@ -1,0 +1,64 @@
+"""Pieces shared by several commands: parser set-up and finding a kernelctl kernel."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from kernelctl import kernelspec
+from kernelctl.errors import KernelctlError
+from kernelctl.manifest import Manifest, load_manifest
+from kernelctl.names import validate_name
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str, summary: str, description: str,
+               examples: str) -> argparse.ArgumentParser:
+    """A subcommand parser with a one-line summary, a description and an examples epilog."""
+    return subparsers.add_parser(
+        name, help=summary, description=description, epilog="examples:\n" + examples,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
+
+
+def add_wheelhouse_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wheelhouse", "-w", metavar="DIR", action="append", default=[],
+        help="a directory of wheels (repeatable, first has priority); default: KERNELCTL_WHEELHOUSE, "
+             "then pip's find-links configuration",
+    )
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel kernelctl made: its kernelspec and the manifest of its env."""
+
+    spec: kernelspec.InstalledSpec
+    manifest: Manifest
+
+    @property
+    def prefix(self) -> Path:
+        return Path(self.manifest.prefix)
+
+
+def find_kernel(name: str) -> Kernel:
+    """The kernelctl kernel called ``name``, or an error saying what to do instead."""
+    validate_name(name)
+    spec = kernelspec.find_spec(name)
+    if spec is None:
+        raise KernelctlError(f"no kernel named {name!r}", "Run 'kernelctl list' to see your kernels.")
+    meta = spec.kernelctl
+    if meta is None:
+        raise KernelctlError(
+            f"kernel {name!r} ({spec.resource_dir}) was not made by kernelctl",
+            "Manage it with 'jupyter kernelspec', or replace it with 'kernelctl create NAME --force'.",
+        )
+    prefix = Path(meta["prefix"])
+    if not prefix.is_dir():
+        raise KernelctlError(f"the env of kernel {name!r} is missing ({prefix})",
+                             f"Run 'kernelctl remove {name}' and create it again.")
+    return Kernel(spec, load_manifest(prefix))

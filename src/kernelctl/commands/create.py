@@ -1,0 +1,109 @@
+"""``kernelctl create``: a persistent virtualenv kernel, installed only from the wheelhouse."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from kernelctl import kernelspec
+from kernelctl.build import BuildPlan, build, clean_leftovers
+from kernelctl.commands.common import add_json_flag, add_parser, add_wheelhouse_option
+from kernelctl.errors import KernelctlError
+from kernelctl.locking import name_lock
+from kernelctl.manifest import Manifest, Options
+from kernelctl.names import validate_name
+from kernelctl.output import Progress, print_json
+from kernelctl.requirements import check_requirements, read_requirement_files
+from kernelctl.venv import find_interpreter
+from kernelctl.wheelhouse.discovery import discover
+
+
+def create(
+    name: str,
+    packages: Sequence[str] = (),
+    *,
+    requirement_files: Sequence[str | os.PathLike[str]] = (),
+    wheelhouses: Sequence[str | os.PathLike[str]] = (),
+    python: str | None = None,
+    display_name: str | None = None,
+    system_site_packages: bool = False,
+    verify: bool = True,
+    force: bool = False,
+    backend: str = "auto",
+    progress: Progress | None = None,
+    verbose: bool = False,
+) -> Manifest:
+    """Create the kernel ``name`` and return its manifest.
+
+    Every input is checked before anything is written. The kernel appears in the launcher
+    only once it is complete (and, unless ``verify`` is false, has run a cell).
+    """
+    validate_name(name)
+    requirements = check_requirements(packages)
+    files = read_requirement_files(requirement_files)
+    wheelhouse = discover(wheelhouses)
+    interpreter = find_interpreter(python)
+    plan = BuildPlan(
+        name=name, interpreter=interpreter, python_requested=python, wheelhouses=list(wheelhouse.dirs),
+        requirements=requirements, requirement_files=files,
+        options=Options(display_name=display_name, system_site_packages=system_site_packages, backend=backend),
+    )
+    with name_lock(name):
+        existing = kernelspec.find_spec(name)
+        if existing is not None and not force:
+            owner = "" if existing.kernelctl else " (not made by kernelctl)"
+            raise KernelctlError(
+                f"a kernel named {name!r} already exists{owner}: {existing.resource_dir}",
+                f"Use 'kernelctl create {name} --force ...' to replace it, or 'kernelctl rebuild {name}' "
+                "to rebuild it from its manifest.",
+            )
+        clean_leftovers(name)
+        return build(plan, verify=verify, progress=progress, verbose=verbose)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_parser(
+        subparsers, "create", "create a persistent kernel from the wheelhouse",
+        "Create a virtualenv kernel named NAME that installs only from the local wheelhouse\n"
+        "(pip --no-index), register it with Jupyter and check that it starts.",
+        "  kernelctl create myenv numpy pandas\n"
+        "  kernelctl create ml -r requirements.txt --python 3.11\n"
+        "  kernelctl create course --wheelhouse ~/wheels --display-name 'Course 2025'\n"
+        "  kernelctl create myenv --force numpy     replace an existing kernel",
+    )
+    parser.add_argument("name", metavar="NAME", help="kernel name (lowercase letters, digits, . _ -)")
+    parser.add_argument("packages", metavar="PKG", nargs="*", help="requirements to install, as for pip")
+    parser.add_argument("-r", "--requirement", metavar="FILE", action="append", default=[],
+                        help="install from a requirements file (repeatable)")
+    add_wheelhouse_option(parser)
+    parser.add_argument("--python", metavar="EXE_OR_X.Y",
+                        help="interpreter for the env: a path or a version on PATH (default: python3 on PATH)")
+    parser.add_argument("--display-name", metavar="TEXT", help="name shown in the launcher (default: 'Python X.Y (NAME)')")
+    parser.add_argument("--system-site-packages", action="store_true",
+                        help="let the env see the interpreter's packages (e.g. from a scipy-stack module)")
+    parser.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="do not start the kernel to check it before registering it")
+    parser.add_argument("--force", action="store_true", help="replace an existing kernel of the same name")
+    parser.add_argument("--backend", choices=("auto", "pip", "uv"), default="auto",
+                        help="installer to use (default: uv when installed, else pip)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    add_json_flag(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    progress = Progress(4 if args.verify else 3, enabled=not args.quiet)
+    manifest = create(
+        args.name, args.packages, requirement_files=args.requirement, wheelhouses=args.wheelhouse,
+        python=args.python, display_name=args.display_name, system_site_packages=args.system_site_packages,
+        verify=args.verify, force=args.force, backend=args.backend, progress=progress, verbose=args.verbose,
+    )
+    if args.json:
+        print_json(manifest.to_dict())
+    if not args.quiet:
+        print(f"Kernel {manifest.name!r} is ready: pick \"{manifest.display_name}\" in the JupyterLab launcher "
+              "(reload the page if JupyterLab is already open).", file=sys.stderr if args.json else sys.stdout)
+    return 0

@@ -1,0 +1,136 @@
+"""Kernelspecs: what kernelctl writes for Jupyter, and how it swaps them in safely.
+
+Lookup, listing and removal go through jupyter_client's :class:`KernelSpecManager`, so
+kernelctl sees exactly the kernels Jupyter sees (``JUPYTER_DATA_DIR``, ``JUPYTER_PATH``).
+Installing does not use ``KernelSpecManager.install_kernel_spec``: that deletes the old
+directory and copies the new one file by file, so a crash in between leaves a launcher entry
+with missing files. Instead the spec is written in a staging directory next to the
+destination and moved in with ``rename``, or, when replacing, file by file with
+``os.replace`` and kernel.json last, so every instant shows a complete, working spec.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+from kernelctl.fsutil import remove_tree, write_atomic
+
+STAGING = ".kernelctl-staging"
+
+
+def spec_manager() -> KernelSpecManager:
+    return KernelSpecManager()
+
+
+def user_kernels_dir() -> Path:
+    return Path(spec_manager().user_kernel_dir)
+
+
+@dataclass(frozen=True)
+class InstalledSpec:
+    """A kernelspec Jupyter can see."""
+
+    name: str
+    resource_dir: Path
+    spec: dict[str, Any]
+
+    @property
+    def kernelctl(self) -> dict[str, Any] | None:
+        """kernelctl's metadata, or None for a kernel kernelctl did not make."""
+        meta = self.spec.get("metadata") or {}
+        value = meta.get("kernelctl")
+        return value if isinstance(value, dict) else None
+
+
+def find_spec(name: str) -> InstalledSpec | None:
+    """The kernelspec Jupyter would launch for ``name``, if any."""
+    try:
+        resource_dir = spec_manager().find_kernel_specs()[name]
+    except KeyError:
+        return None
+    try:
+        spec = json.loads((Path(resource_dir) / "kernel.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        spec = {}
+    return InstalledSpec(name, Path(resource_dir), spec)
+
+
+def all_specs() -> list[InstalledSpec]:
+    """Every kernelspec Jupyter can see, sorted by name."""
+    found = []
+    for name, info in sorted(spec_manager().get_all_specs().items()):
+        found.append(InstalledSpec(name, Path(info["resource_dir"]), info["spec"]))
+    return found
+
+
+def stage(kernels_dir: Path, name: str, kernel_json: dict[str, Any], files: dict[str, Path | str]) -> Path:
+    """Write a complete spec for ``name`` into a fresh staging dir; return the spec dir.
+
+    The staging dir lives under ``kernels_dir/.kernelctl-staging/`` (same filesystem, so the
+    final move is a rename). Jupyter skips it: ``.kernelctl-staging`` holds no kernel.json.
+    ``files`` maps a file name to a source path to copy or to text to write.
+    """
+    spec_dir = kernels_dir / STAGING / secrets.token_hex(6) / name
+    spec_dir.mkdir(parents=True)
+    for filename, content in files.items():
+        if isinstance(content, Path):
+            shutil.copyfile(content, spec_dir / filename)
+        else:
+            (spec_dir / filename).write_text(content, encoding="utf-8")
+    (spec_dir / "kernel.json").write_text(json.dumps(kernel_json, indent=1) + "\n", encoding="utf-8")
+    return spec_dir
+
+
+def commit(staged: Path, kernels_dir: Path) -> Path:
+    """Move a staged spec into place atomically; return its final directory."""
+    final = kernels_dir / staged.name
+    kernels_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(staged, final)
+    except OSError:
+        if not final.is_dir() or final.is_symlink():
+            raise
+        # Replace in place: each file atomically, kernel.json last, so that at any instant
+        # the spec on disk is either the old or the new complete one.
+        names = sorted(p.name for p in staged.iterdir() if p.name != "kernel.json") + ["kernel.json"]
+        for filename in names:
+            os.replace(staged / filename, final / filename)
+        for leftover in final.iterdir():
+            if leftover.name not in names:
+                remove_tree(leftover)
+    discard_staging(staged)
+    return final
+
+
+def discard_staging(staged: Path) -> None:
+    """Remove a staging dir (the per-attempt directory holding ``staged``)."""
+    remove_tree(staged.parent)
+    try:
+        staged.parent.parent.rmdir()  # .kernelctl-staging itself, once empty
+    except OSError:
+        pass
+
+
+def clean_stale_staging(kernels_dir: Path, name: str) -> None:
+    """Remove staging dirs for ``name`` left by an interrupted command (call under the lock)."""
+    for leftover in (kernels_dir / STAGING).glob(f"*/{name}"):
+        discard_staging(leftover)
+
+
+def update_kernel_json(resource_dir: Path, spec: dict[str, Any]) -> None:
+    write_atomic(resource_dir / "kernel.json", json.dumps(spec, indent=1) + "\n")
+
+
+def remove(name: str) -> None:
+    try:
+        spec_manager().remove_kernel_spec(name)
+    except NoSuchKernel:
+        pass

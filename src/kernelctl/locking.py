@@ -1,0 +1,37 @@
+"""Per-kernel-name locks, so two commands never build or change the same kernel at once."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from kernelctl.errors import KernelctlError
+from kernelctl.paths import locks_dir
+
+
+@contextmanager
+def name_lock(name: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``name``; fail fast if another process holds it.
+
+    The lock is an ``flock`` on ``locks/NAME.lock``: the kernel releases it when the holder
+    exits, even on SIGKILL, so a crashed ``create`` never leaves a stale lock behind.
+    """
+    directory = locks_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+            raise KernelctlError(
+                f"kernel {name!r} is being changed by another kernelctl command (pid {holder})",
+                "Wait for it to finish, then run your command again.",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,45 @@
+"""Requirements as the user gives them: names with specifiers, wheel paths, -r files."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from kernelctl.errors import UsageError
+
+
+@dataclass(frozen=True)
+class RequirementFile:
+    """A ``-r`` file, kept verbatim so a rebuild can use it after the original is gone."""
+
+    path: str
+    text: str
+
+
+def check_requirements(requirements: Sequence[str]) -> list[str]:
+    """Return the requirements if each is a PEP 508 requirement or an existing wheel file."""
+    for item in requirements:
+        if item.endswith(".whl") and os.path.isfile(item):
+            continue
+        try:
+            Requirement(item)
+        except InvalidRequirement as err:
+            raise UsageError(f"invalid requirement {item!r}: {err}",
+                             "Write requirements the way pip does, e.g. 'numpy' or 'pandas>=2,<3'.") from None
+    return [os.path.abspath(r) if r.endswith(".whl") and os.path.isfile(r) else r for r in requirements]
+
+
+def read_requirement_files(paths: Sequence[str | os.PathLike[str]]) -> list[RequirementFile]:
+    files = []
+    for path in paths:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise UsageError(f"cannot read requirements file {os.fspath(path)!r}: {getattr(err, 'strerror', err)}",
+                             "Check the path given to -r.") from None
+        files.append(RequirementFile(os.path.abspath(path), text))
+    return files

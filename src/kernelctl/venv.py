@@ -1,0 +1,115 @@
+"""Building the virtualenv itself: interpreter lookup, creation, the env's pip configuration."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kernelctl.errors import KernelctlError, UsageError
+from kernelctl.fsutil import write_atomic
+
+_VERSION_SPEC = re.compile(r"^\d+\.\d+$")
+
+_PROBE = "import json, sys; print(json.dumps([sys.executable, '.'.join(map(str, sys.version_info[:3]))]))"
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    executable: Path
+    version: str
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+def find_interpreter(spec: str | None) -> Interpreter:
+    """The Python to build an env on: a path, an ``X.Y`` version found on PATH, or ours.
+
+    Without ``spec`` this is ``python3`` on PATH when it is there (what ``module load python``
+    provides), else the interpreter running kernelctl.
+    """
+    if spec is None:
+        candidate = shutil.which("python3") or sys.executable
+    elif _VERSION_SPEC.match(spec):
+        candidate = shutil.which(f"python{spec}")
+        if candidate is None:
+            raise UsageError(f"no python{spec} interpreter on PATH",
+                             f"Load one first (e.g. 'module load python/{spec}') or pass --python /path/to/python.")
+    else:
+        candidate = shutil.which(spec) or spec
+        if not os.path.isfile(candidate) or not os.access(candidate, os.X_OK):
+            raise UsageError(f"interpreter {spec!r} does not exist or is not executable",
+                             "Pass --python X.Y or the full path of a Python interpreter.")
+    try:
+        out = subprocess.run([candidate, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60)
+        executable, version = json.loads(out.stdout)
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        raise KernelctlError(f"{candidate} did not run as a Python interpreter",
+                             "Pass --python with a working Python 3 interpreter.") from None
+    if tuple(int(p) for p in version.split(".")[:2]) < (3, 8):
+        raise UsageError(f"{candidate} is Python {version}; kernels need Python 3.8 or newer",
+                         "Pass --python with a newer interpreter (e.g. --python 3.11).")
+    return Interpreter(Path(executable), version)
+
+
+def create_virtualenv(prefix: Path, interpreter: Interpreter, system_site_packages: bool) -> None:
+    """Create a virtualenv at ``prefix`` with virtualenv's API, never downloading seed packages.
+
+    pip is seeded from the wheel bundled with virtualenv, because users run pip in the env.
+    """
+    from virtualenv import cli_run
+
+    args = [str(prefix), "--python", str(interpreter.executable), "--no-download",
+            "--no-periodic-update", "--no-setuptools", "--quiet"]
+    if system_site_packages:
+        args.append("--system-site-packages")
+    try:
+        cli_run(args, setup_logging=False)
+    except OSError:
+        raise
+    except Exception as err:  # virtualenv reports its own failures as assorted exceptions
+        raise KernelctlError(f"virtualenv could not create {prefix}: {err}",
+                             "Check that the interpreter works and the directory is writable.") from None
+
+
+def python_of(prefix: Path) -> Path:
+    return prefix / "bin" / "python"
+
+
+def site_packages(prefix: Path, minor: str) -> Path:
+    return prefix / "lib" / f"python{minor}" / "site-packages"
+
+
+def write_pip_config(prefix: Path, wheelhouses: list[str]) -> None:
+    """Make ``pip install`` inside the env (and ``!pip``/``%pip`` in its kernel) offline.
+
+    pip reads ``$VIRTUAL_ENV/pip.conf`` after the global and user files, so these settings win
+    over them; the ``[install]`` section is repeated because a section-specific value in an
+    earlier file would otherwise beat a ``[global]`` one here.
+    """
+    links = "".join(f"\n    {d}" for d in wheelhouses)
+    body = f"no-index = true\nfind-links ={links}\n"
+    text = ("# Written by kernelctl: installs in this env come only from the wheelhouse.\n"
+            f"[global]\n{body}disable-pip-version-check = true\n\n[install]\n{body}\n[download]\n{body}")
+    write_atomic(prefix / "pip.conf", text)
+
+
+_INSTALLED = ("import json, importlib.metadata as m\n"
+              "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))")
+
+
+def installed_distributions(prefix: Path, name: str) -> dict[str, str]:
+    """``{project name: version}`` of everything installed in the env."""
+    proc = subprocess.run([str(python_of(prefix)), "-I", "-c", _INSTALLED],
+                          capture_output=True, text=True, timeout=120)
+    if proc.returncode != 0:
+        raise KernelctlError(f"the env's Python at {python_of(prefix)} does not run",
+                             f"Rebuild the kernel with 'kernelctl rebuild {name}'.")
+    return dict(sorted(json.loads(proc.stdout).items(), key=lambda kv: kv[0].lower()))
