@@ -28,7 +28,8 @@ def check_requirements(requirements: Sequence[str]) -> list[str]:
         try:
             Requirement(item)
         except InvalidRequirement as err:
-            raise UsageError(f"invalid requirement {item!r}: {err}",
+            reason = str(err).splitlines()[0]
+            raise UsageError(f"invalid requirement {item!r}: {reason}",
                              "Write requirements the way pip does, e.g. 'numpy' or 'pandas>=2,<3'.") from None
     return [os.path.abspath(r) if r.endswith(".whl") and os.path.isfile(r) else r for r in requirements]
 
