@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-SUBCOMMANDS = ("fetch",)
+SUBCOMMANDS = ("fetch", "avail", "check", "audit")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,0 +1,85 @@
+"""Wheel file names (PEP 427) as the site publishes them.
+
+A wheel file name is ``{name}-{version}[-{build}]-{python}-{abi}-{platform}.whl``. Sites
+keep upstream spelling (``netCDF4``, ``backports.functools_lru_cache``), add local versions
+(``1.26.4+computecanada``, ``3.1.4+dummy.computecanada``), use ``linux_x86_64`` platform
+tags and compressed tag sets (``cp310.cp311-abi3-linux_x86_64``). Parsing is done by
+:func:`packaging.utils.parse_wheel_filename`; this module keeps the result as plain,
+cacheable strings and adds the site-specific readings (dummy wheels, display columns).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+_NORMALIZE = re.compile(r"[-_.]+")
+
+
+class InvalidWheelName(ValueError):
+    """A ``.whl`` file whose name is not a valid wheel name."""
+
+
+class WheelName(NamedTuple):
+    """The parts of a wheel file name, as strings.
+
+    ``name`` keeps the file's spelling (``netCDF4``); ``project`` is its PEP 503 form
+    (``netcdf4``). ``version`` is the full version string, local part included. ``build`` is
+    the build tag as :func:`packaging.utils.parse_wheel_filename` returns it (``()`` or
+    ``(int, str)``). ``tags`` is the compressed tag triple (``cp310.cp311-abi3-linux_x86_64``).
+    """
+
+    filename: str
+    name: str
+    project: str
+    version: str
+    build: tuple
+    tags: str
+
+
+def normalize(name: str) -> str:
+    """The PEP 503 normalised form of a project name: lower case, runs of ``-_.`` as ``-``."""
+    return _NORMALIZE.sub("-", name).lower()
+
+
+def project_of(filename: str) -> str:
+    """The normalised project of a wheel file name, read from its first field only.
+
+    Cheap enough to group a large directory listing; the full parse is :func:`parse`.
+    """
+    return normalize(filename.partition("-")[0])
+
+
+def parse(filename: str) -> WheelName:
+    """Parse a wheel file name; raise :class:`InvalidWheelName` when it is not one."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        project, version, build, _tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename as err:
+        raise InvalidWheelName(str(err)) from None
+    stem = filename[: -len(".whl")]
+    parts = stem.split("-")
+    return WheelName(filename, parts[0], str(project), str(version), tuple(build), "-".join(parts[-3:]))
+
+
+def split_tags(tags: str) -> tuple[list[str], list[str], list[str]]:
+    """The python, abi and platform parts of a compressed tag triple, each as a list."""
+    python, abi, platform = tags.split("-")
+    return python.split("."), abi.split("."), platform.split(".")
+
+
+def is_dummy_version(version: str) -> bool:
+    """Whether a version string names a site placeholder wheel (``+dummy.computecanada``).
+
+    Such wheels exist only to tell users to load a module instead; they install nothing
+    useful.
+    """
+    _, plus, local = version.partition("+")
+    return bool(plus) and "dummy" in re.split(r"[._-]", local.lower())
+
+
+def public_and_local(version: str) -> tuple[str, str]:
+    """Split a version string into its public part and its local part (``""`` if none)."""
+    public, _, local = version.partition("+")
+    return public, local

@@ -1,0 +1,239 @@
+"""Wheel metadata, read from the wheel itself, and a persistent cache of it per directory.
+
+The site edits wheel metadata (renamed requirements, NumPy bounds, dropped NVIDIA
+packages), so dependencies are read from each wheel's own ``*.dist-info/METADATA`` and
+never from an index. Reading a zip is the slow part of checking a wheelhouse, so what was
+read is kept in one cache file per wheelhouse directory:
+
+* the directory listing grouped by normalised project, valid while the directory's mtime
+  is unchanged (and was not still moving when it was cached);
+* each parsed file name (or why it is not a wheel name);
+* each wheel's metadata, keyed by file name, size and mtime, so a wheel replaced in place
+  is read again.
+
+The cache lives in ``$KERNELCTL_CACHE_DIR`` or else ``$XDG_CACHE_HOME/kernelctl`` (default
+``~/.cache/kernelctl``), under ``wheelhouse/``. Files are :mod:`marshal` dumps of plain
+tuples and dicts: the fastest format the standard library loads. A cache that cannot be
+read is ignored and one that cannot be written is skipped; neither is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+from kernelctl.wheelhouse.filenames import normalize, project_of
+
+CACHE_FORMAT = 3
+#: A directory modified this recently (seconds) may still be changing: do not trust its listing.
+SETTLE_SECONDS = 2.0
+
+
+class Dependency(NamedTuple):
+    """One ``Requires-Dist`` line, pre-parsed: the cached form of a requirement."""
+
+    text: str
+    project: str
+    name: str
+    extras: tuple[str, ...]
+    specifier: str
+    marker: str | None
+
+
+class WheelMetadata(NamedTuple):
+    """What resolution needs from a wheel's METADATA; ``error`` set when it could not be read."""
+
+    error: str | None
+    name: str
+    version: str
+    requires_python: str | None
+    provides_extra: tuple[str, ...]
+    requires_dist: tuple[Dependency, ...]
+
+
+def cache_root(environ: dict[str, str] | None = None) -> Path:
+    """The kernelctl cache directory (``KERNELCTL_CACHE_DIR``, else the XDG cache)."""
+    env = os.environ if environ is None else environ
+    if env.get("KERNELCTL_CACHE_DIR"):
+        return Path(env["KERNELCTL_CACHE_DIR"])
+    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "kernelctl"
+
+
+def _headers(text: str) -> dict[str, list[str]]:
+    """The RFC 822 style headers of a METADATA file (the part before the body)."""
+    headers: dict[str, list[str]] = {}
+    last: list[str] | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            break
+        if line[0] in " \t" and last is not None:
+            last[-1] += " " + line.strip()
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        last = headers.setdefault(key.strip().lower(), [])
+        last.append(value.strip())
+    return headers
+
+
+def _dependency(text: str) -> Dependency:
+    from packaging.requirements import Requirement
+
+    req = Requirement(text)
+    return Dependency(text, normalize(req.name), req.name, tuple(sorted(normalize(e) for e in req.extras)),
+                      str(req.specifier), str(req.marker) if req.marker is not None else None)
+
+
+def _find_metadata(names: list[str], project: str) -> str | None:
+    found = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+    for name in found:
+        if project_of(name.split("/")[0].rsplit("-", 1)[0] + "-") == project:
+            return name
+    return found[0] if len(found) == 1 else None
+
+
+def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
+    """Read ``*.dist-info/METADATA`` from the wheel at ``path``; never raises for a bad wheel.
+
+    ``project`` (normalised) picks the right ``.dist-info`` if a wheel holds several.
+    Problems (not a zip, no METADATA, an invalid ``Requires-Dist``) come back in ``error``.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            member = _find_metadata(zf.namelist(), project)
+            if member is None:
+                return WheelMetadata("no .dist-info/METADATA in the wheel", "", "", None, (), ())
+            raw = zf.read(member)
+    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, EOFError) as err:
+        return WheelMetadata(f"cannot read the wheel: {err}", "", "", None, (), ())
+    headers = _headers(raw.decode("utf-8", errors="replace"))
+    deps = []
+    for line in headers.get("requires-dist", []):
+        try:
+            deps.append(_dependency(line))
+        except Exception as err:  # packaging.requirements.InvalidRequirement and friends
+            return WheelMetadata(f"invalid Requires-Dist {line!r}: {err}", "", "", None, (), ())
+    requires_python = (headers.get("requires-python") or [None])[0] or None
+    if requires_python is not None:
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            SpecifierSet(requires_python)
+        except InvalidSpecifier:
+            return WheelMetadata(f"invalid Requires-Python {requires_python!r}", "", "", None, (), ())
+    return WheelMetadata(
+        None,
+        (headers.get("name") or [""])[0],
+        (headers.get("version") or [""])[0],
+        requires_python,
+        tuple(normalize(e) for e in headers.get("provides-extra", [])),
+        tuple(deps),
+    )
+
+
+class DirCache:
+    """The persistent cache of one wheelhouse directory (see the module docstring)."""
+
+    def __init__(self, directory: str | os.PathLike[str], root: Path | None) -> None:
+        self.directory = os.fspath(directory)
+        self.file: Path | None = None
+        if root is not None:
+            digest = hashlib.sha256(os.path.abspath(self.directory).encode()).hexdigest()[:16]
+            base = os.path.basename(self.directory.rstrip("/")) or "root"
+            self.file = root / "wheelhouse" / f"{base}-{digest}.marshal"
+        self.listing: tuple[int, dict[str, list[str]]] | None = None
+        self.names: dict[str, tuple] = {}
+        self.meta: dict[str, tuple] = {}
+        self.dirty = False
+        self._load()
+
+    def _load(self) -> None:
+        if self.file is None:
+            return
+        try:
+            with open(self.file, "rb") as fh:
+                data = marshal.load(fh)
+        except (OSError, EOFError, ValueError, TypeError):
+            return
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("dir") != self.directory:
+            return
+        self.listing = data.get("listing")
+        self.names = data.get("names") or {}
+        self.meta = data.get("meta") or {}
+
+    def groups(self) -> dict[str, list[str]]:
+        """The directory's ``*.whl`` file names grouped by normalised project."""
+        try:
+            mtime = os.stat(self.directory).st_mtime_ns
+        except OSError:
+            return {}
+        if self.listing is not None and self.listing[0] == mtime:
+            return self.listing[1]
+        groups: dict[str, list[str]] = {}
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.endswith(".whl") and not name.startswith("."):
+                    try:
+                        if not entry.is_file():
+                            continue
+                    except OSError:
+                        continue
+                    groups.setdefault(project_of(name), []).append(name)
+        present = set()
+        for files in groups.values():
+            files.sort()
+            present.update(files)
+        for table in (self.names, self.meta):
+            for gone in [f for f in table if f not in present]:
+                del table[gone]
+        settled = time.time() - mtime / 1e9 > SETTLE_SECONDS
+        self.listing = (mtime, groups) if settled else None
+        if settled:
+            self.dirty = True
+        return groups
+
+    def metadata(self, filename: str, project: str) -> WheelMetadata:
+        """The metadata of ``filename`` in this directory, from the cache when it is current."""
+        path = os.path.join(self.directory, filename)
+        try:
+            st = os.stat(path)
+        except OSError as err:
+            return WheelMetadata(f"cannot read the wheel: {err}", "", "", None, (), ())
+        cached = self.meta.get(filename)
+        if cached is not None and cached[0] == st.st_size and cached[1] == st.st_mtime_ns:
+            error, name, version, rp, extras, deps = cached[2]
+            return WheelMetadata(error, name, version, rp, tuple(extras), tuple(Dependency(*d) for d in deps))
+        meta = read_metadata(path, project)
+        self.meta[filename] = (st.st_size, st.st_mtime_ns,
+                               (meta.error, meta.name, meta.version, meta.requires_python,
+                                meta.provides_extra, tuple(tuple(d) for d in meta.requires_dist)))
+        self.dirty = True
+        return meta
+
+    def save(self) -> None:
+        """Write the cache if anything new was learned; silently skip when it cannot be written."""
+        if self.file is None or not self.dirty:
+            return
+        data = {"format": CACHE_FORMAT, "dir": self.directory, "listing": self.listing,
+                "names": self.names, "meta": self.meta}
+        tmp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
+        try:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as fh:
+                marshal.dump(data, fh)
+            os.replace(tmp, self.file)
+            self.dirty = False
+        except (OSError, ValueError):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
