@@ -1,0 +1,484 @@
+"""Static check of Python code and IPython cells for code that needs the internet.
+
+A cell is checked in two phases:
+
+1. :meth:`Checker.analyze` turns the raw cell into a flat, ordered list of events (imports,
+   assignments, calls, and findings from shell commands) — pure and cached by cell text;
+2. :meth:`Checker.check` replays those events against a :class:`Scope`, which carries
+   import aliases and string constants from cell to cell (and, inside a kernel, falls back
+   to the live ``user_ns``), resolves each callee to a dotted name and applies
+   :func:`.rules.check_call`.
+
+IPython syntax (``!cmd``, ``%pip``, ``%%bash``, ...) is rewritten with IPython's
+``TransformerManager`` when IPython is importable, and with a small stdlib fallback for the
+common forms when it is not. Stdlib only otherwise.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import textwrap
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .rules import (CELL_TAG, PLACEHOLDER, PRAGMA, RULES, UNKNOWN, WATCHED_NAMES, WATCHED_TOPS, Call,
+                    Context, check_call, check_shell)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One piece of code that needs the internet; ``line`` is 1-based within the cell or file."""
+
+    rule: str
+    line: int
+    message: str
+    hint: str
+
+
+# Resolves a name the cell did not bind itself (kernel: look in user_ns). Returns the
+# dotted name it stands for (or None) and its value if it is a plain constant (or UNKNOWN).
+Lookup = Callable[[str], "tuple[str | None, object]"]
+
+
+@dataclass
+class Scope:
+    """Names bound by code already seen: import aliases, instances and string constants."""
+
+    aliases: dict[str, str] = field(default_factory=dict)
+    consts: dict[str, object] = field(default_factory=dict)
+    stars: list[str] = field(default_factory=list)
+    lookup: Lookup | None = None
+
+
+# --------------------------------------------------------------- transforming
+
+# A line that may hold IPython syntax: an escape at the start of a statement or after "x =".
+_ESCAPE_RE = re.compile(r"^[ \t]*(?:[\w.,\[\] \t()*]+=[ \t]*)?[!%]", re.M)
+_AUTOMAGIC_RE = re.compile(r"^\s*(pip|conda|mamba|micromamba|uv)\s+(\S.*?)\s*$")
+_LINE_ESCAPE_RE = re.compile(r"^([ \t]*)(?:([\w.,\[\] \t()*]+?)[ \t]*=[ \t]*)?(!!|!|%)(.*)$")
+_transformer: Any = None
+
+
+def _ipython_transform(source: str) -> str | None:
+    """IPython's own cell transformation, or None when IPython is not importable."""
+    global _transformer
+    if _transformer is None:
+        try:
+            from IPython.core.inputtransformer2 import TransformerManager
+        except Exception:  # IPython missing or broken: use the fallback from now on
+            _transformer = False
+        else:
+            _transformer = TransformerManager()
+    if _transformer is False:
+        return None
+    return _transformer.transform_cell(source)
+
+
+def fallback_transform(source: str) -> str:
+    """The common IPython forms rewritten as IPython would, without IPython.
+
+    Handles ``%%magic`` cells, ``!cmd``, ``!!cmd``, ``x = !cmd`` and ``%magic args``
+    (also after ``x =``). Line numbers are kept, except that a cell magic becomes one line.
+    """
+    lines = textwrap.dedent(source.lstrip("\r\n")).splitlines()
+    if lines and lines[0].startswith("%%"):
+        name, _, line = lines[0][2:].partition(" ")
+        body = "\n".join(lines[1:]) + "\n"
+        return f"get_ipython().run_cell_magic({name!r}, {line.strip()!r}, {body!r})\n"
+    out = []
+    for line in lines:
+        match = _LINE_ESCAPE_RE.match(line)
+        if not match or (match.group(3) == "%" and not re.match(r"[A-Za-z_]", match.group(4))):
+            out.append(line)
+            continue
+        indent, target, escape, rest = match.groups()
+        if escape == "%":
+            name, _, arg = rest.partition(" ")
+            call = f"get_ipython().run_line_magic({name!r}, {arg.strip()!r})"
+        elif escape == "!!" or target:
+            call = f"get_ipython().getoutput({rest!r})"
+        else:
+            call = f"get_ipython().system({rest!r})"
+        out.append(f"{indent}{target} = {call}" if target else indent + call)
+    return "\n".join(out) + "\n"
+
+
+def _leading_blank_lines(source: str) -> int:
+    """How many lines IPython's cleanup drops from the top (its line numbers start after them)."""
+    count = 0
+    for line in source.splitlines():
+        if line.strip():
+            break
+        count += 1
+    return count
+
+
+# ------------------------------------------------------------------- analysis
+
+# Event kinds, replayed in order by Checker.check.
+_IMPORT, _BIND, _CALL, _HIT = range(4)
+
+
+@dataclass
+class Analysis:
+    """The alias-independent part of checking one cell (cacheable by its text)."""
+
+    events: list[tuple] = field(default_factory=list)
+    syntax_error: str | None = None
+
+
+class Checker:
+    """Checks cells and scripts; one instance per context, caching analyses by cell text."""
+
+    def __init__(self, ctx: Context | None = None, cache_size: int = 512) -> None:
+        self.ctx = ctx or Context()
+        self._cache: dict[tuple[str, str | None], Analysis] = {}
+        self._cache_size = cache_size
+
+    # -- phase 1
+    def analyze(self, source: str, transformed: str | None = None) -> Analysis:
+        """Parse ``source`` (IPython syntax allowed) into events; ``transformed`` is IPython's
+        own transformation of it when the caller already has one."""
+        key = (source, transformed)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        analysis = self._analyze(source, transformed)
+        if len(self._cache) >= self._cache_size:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = analysis
+        return analysis
+
+    def _analyze(self, source: str, transformed: str | None) -> Analysis:
+        pragma_lines = frozenset(i for i, line in enumerate(source.splitlines(), 1) if PRAGMA in line)
+        tree, offset, error = None, 0, None
+        if transformed is None and not _ESCAPE_RE.search(source):
+            try:  # plain Python: no need for IPython's transformation
+                tree = ast.parse(source)
+            except SyntaxError:
+                pass
+        if tree is None:
+            offset = _leading_blank_lines(source)
+            code = transformed
+            if code is None:
+                code = _ipython_transform(source)
+                if code is None:
+                    code = fallback_transform(source)
+            try:
+                tree = ast.parse(code)
+            except SyntaxError as err:
+                automagic = _AUTOMAGIC_RE.match(source) if "\n" not in source.strip() else None
+                if automagic:  # "pip install x" runs as %pip with automagic on
+                    analysis = Analysis()
+                    self._magic_line(analysis, automagic.group(1), automagic.group(2), offset + 1, pragma_lines)
+                    return analysis
+                error = f"line {(err.lineno or 1) + offset}: {err.msg}"
+                return Analysis(syntax_error=error)
+        analysis = Analysis()
+        self._collect(tree, offset, analysis, pragma_lines)
+        return analysis
+
+    def _collect(self, tree: ast.AST, offset: int, analysis: Analysis, pragma: frozenset[int]) -> None:
+        events: list[tuple] = []
+        for node in ast.walk(tree):
+            kind = type(node)
+            if kind is ast.Call:
+                line = node.lineno + offset
+                end = (node.end_lineno or node.lineno) + offset
+                if any(n in pragma for n in range(line, end + 1)):
+                    continue
+                func = node.func
+                if (type(func) is ast.Attribute and type(func.value) is ast.Call
+                        and type(func.value.func) is ast.Name and func.value.func.id == "get_ipython"):
+                    sub = Analysis()
+                    self._ipython_call(sub, func.attr, node, line, pragma)
+                    events.extend(((line, node.col_offset, i), e) for i, e in enumerate(sub.events))
+                else:
+                    events.append(((line, node.col_offset, 0), (_CALL, line, node)))
+            elif kind is ast.Import or kind is ast.ImportFrom:
+                for alias in node.names:
+                    if kind is ast.Import:
+                        name = alias.asname or alias.name.split(".", 1)[0]
+                        target = alias.name if alias.asname else name
+                    elif node.level or not node.module:
+                        continue  # relative imports name the user's own modules
+                    elif alias.name == "*":
+                        name, target = "*", node.module
+                    else:
+                        name, target = alias.asname or alias.name, f"{node.module}.{alias.name}"
+                    events.append(((node.lineno + offset, node.col_offset, 0), (_IMPORT, name, target)))
+            elif kind is ast.Assign or kind is ast.AnnAssign:
+                value = node.value
+                targets = node.targets if kind is ast.Assign else [node.target]
+                if value is None:
+                    continue
+                for target in targets:
+                    if type(target) is ast.Name:
+                        key = ((value.end_lineno or value.lineno) + offset, value.end_col_offset or 0, 1)
+                        events.append((key, (_BIND, target.id, value)))
+            elif kind is ast.With or kind is ast.AsyncWith:
+                for item in node.items:
+                    if type(item.optional_vars) is ast.Name:
+                        expr = item.context_expr
+                        key = ((expr.end_lineno or expr.lineno) + offset, expr.end_col_offset or 0, 1)
+                        events.append((key, (_BIND, item.optional_vars.id, expr)))
+        events.sort(key=lambda pair: pair[0])
+        analysis.events.extend(event for _, event in events)
+
+    def _ipython_call(self, analysis: Analysis, method: str, node: ast.Call, line: int,
+                      pragma: frozenset[int]) -> None:
+        """Events for ``get_ipython().system/getoutput/run_line_magic/run_cell_magic(...)``."""
+        args = [a.value if type(a) is ast.Constant and isinstance(a.value, str) else None for a in node.args]
+        if method in ("system", "getoutput") and args and args[0] is not None:
+            self._shell(analysis, args[0], line, pragma, single_line=True)
+        elif method == "run_line_magic" and len(args) >= 2 and None not in args[:2]:
+            self._magic_line(analysis, args[0], args[1], line, pragma)
+        elif method == "run_cell_magic" and len(args) >= 3 and None not in args[:3]:
+            self._magic_cell(analysis, args[0], args[1], args[2], line, pragma)
+
+    def _shell(self, analysis: Analysis, command: str, line: int, pragma: frozenset[int],
+               single_line: bool = False) -> None:
+        """Findings for shell text whose first line is cell line ``line``."""
+        for number, rule, message in check_shell(command, self.ctx):
+            at = line if single_line else line + number - 1
+            if at not in pragma:
+                analysis.events.append((_HIT, at, rule, message))
+
+    def _magic_line(self, analysis: Analysis, name: str, arg: str, line: int, pragma: frozenset[int]) -> None:
+        if name in ("pip", "conda", "mamba", "micromamba", "uv"):
+            self._shell(analysis, f"{name} {arg}", line, pragma, single_line=True)
+        elif name in ("sx", "system"):
+            self._shell(analysis, arg, line, pragma, single_line=True)
+        elif name in ("load", "run", "loadpy"):
+            urls = [w for w in arg.split() if self.ctx.policy.url_is_remote(w)]
+            if urls and line not in pragma:
+                analysis.events.append((_HIT, line, "magic-url", f"%{name} fetches code from {urls[0]}"))
+        elif name in ("time", "timeit", "prun", "debug", "capture", "memit", "lprun"):
+            self._nested_python(analysis, arg, line - 1, pragma)
+
+    def _magic_cell(self, analysis: Analysis, name: str, line_arg: str, body: str, line: int,
+                    pragma: frozenset[int]) -> None:
+        interpreter = line_arg.split()[0].rsplit("/", 1)[-1] if name == "script" and line_arg.split() else name
+        if interpreter in ("bash", "sh", "zsh", "ksh", "dash"):
+            self._shell(analysis, body, line + 1, pragma)
+        elif interpreter.startswith(("python", "pypy")) or name in (
+                "capture", "time", "timeit", "prun", "debug", "memit", "lprun", "pypy"):
+            self._nested_python(analysis, body, line, pragma)
+
+    def _nested_python(self, analysis: Analysis, body: str, line: int, pragma: frozenset[int]) -> None:
+        """Recurse into a magic's body; its line 1 is cell line ``line + 1``."""
+        shifted = frozenset(n - line for n in pragma if n > line)
+        inner = self._analyze_body(body, shifted)
+        for event in inner.events:
+            if event[0] == _HIT:
+                analysis.events.append((_HIT, event[1] + line, event[2], event[3]))
+            elif event[0] == _CALL:
+                analysis.events.append((_CALL, event[1] + line, event[2]))
+            else:
+                analysis.events.append(event)
+
+    def _analyze_body(self, body: str, pragma: frozenset[int]) -> Analysis:
+        # The body's own pragmas are found again from its text; ``pragma`` adds the
+        # enclosing cell's, shifted into the body's numbering.
+        inner = self._analyze(body, None)
+        if not pragma:
+            return inner
+        return Analysis([e for e in inner.events if not (e[0] in (_HIT, _CALL) and e[1] in pragma)],
+                        inner.syntax_error)
+
+    # -- phase 2
+    def check(self, source: str, scope: Scope | None = None, transformed: str | None = None) -> list[Finding]:
+        """Findings for one cell or script, updating ``scope`` with the names it binds."""
+        scope = scope if scope is not None else Scope()
+        analysis = self.analyze(source, transformed)
+        resolver = _Resolver(scope)
+        findings: list[Finding] = []
+        for event in analysis.events:
+            kind = event[0]
+            if kind == _CALL:
+                call = resolver.call(event[2])
+                hit = check_call(call, self.ctx) if call is not None else None
+                if hit:
+                    findings.append(Finding(hit[0], event[1], hit[1], RULES[hit[0]].hint))
+            elif kind == _HIT:
+                findings.append(Finding(event[2], event[1], event[3], RULES[event[2]].hint))
+            elif kind == _IMPORT:
+                if event[1] == "*":
+                    scope.stars.append(event[2])
+                else:
+                    scope.aliases[event[1]] = event[2]
+                    scope.consts.pop(event[1], None)
+            else:
+                resolver.bind(event[1], event[2])
+        return findings
+
+
+class _Resolver:
+    """Resolves callees to dotted names and evaluates arguments against a :class:`Scope`."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self._looked_up: dict[str, tuple[str | None, object]] = {}
+
+    def _lookup(self, name: str) -> tuple[str | None, object]:
+        if self.scope.lookup is None:
+            return None, UNKNOWN
+        if name not in self._looked_up:
+            self._looked_up[name] = self.scope.lookup(name)
+        return self._looked_up[name]
+
+    def root(self, name: str) -> str | None:
+        dotted = self.scope.aliases.get(name)
+        if dotted is not None:
+            return dotted
+        if name in self.scope.consts:
+            return None
+        dotted = self._lookup(name)[0]
+        if dotted is not None:
+            return dotted
+        for module in self.scope.stars:
+            if module.split(".", 1)[0] in WATCHED_TOPS:
+                return f"{module}.{name}"
+        return None
+
+    def dotted(self, node: ast.AST) -> tuple[str, ...] | None:
+        """``node`` as dotted parts; ``"?"`` stands for an unresolvable root."""
+        kind = type(node)
+        if kind is ast.Name:
+            root = self.root(node.id)
+            return tuple(root.split(".")) if root else ("?",)
+        if kind is ast.Attribute:
+            base = self.dotted(node.value)
+            return base + (node.attr,) if base else None
+        if kind is ast.Call:
+            base = self.dotted(node.func)
+            return base[:-1] + (base[-1] + "()",) if base else None
+        return None
+
+    def call(self, node: ast.Call) -> Call | None:
+        parts = self.dotted(node.func)
+        if not parts or (parts[0] not in WATCHED_TOPS and parts[-1] not in WATCHED_NAMES):
+            return None
+        args = [self.value(a) for a in node.args if type(a) is not ast.Starred]
+        kwargs = {k.arg: self.value(k.value) for k in node.keywords if k.arg}
+        return Call(parts, args, kwargs)
+
+    def value(self, node: ast.AST) -> object:
+        kind = type(node)
+        if kind is ast.Constant:
+            return node.value
+        if kind is ast.Name:
+            if node.id in self.scope.consts:
+                return self.scope.consts[node.id]
+            return UNKNOWN if node.id in self.scope.aliases else self._lookup(node.id)[1]
+        if kind is ast.JoinedStr:
+            return "".join(_as_text(self.value(v.value if type(v) is ast.FormattedValue else v))
+                           for v in node.values)
+        if kind is ast.BinOp and type(node.op) is ast.Add:
+            left, right = self.value(node.left), self.value(node.right)
+            if isinstance(left, str) or isinstance(right, str):
+                return _as_text(left) + _as_text(right)
+            return UNKNOWN
+        if kind is ast.List or kind is ast.Tuple:
+            return [self.value(e) for e in node.elts]
+        if kind is ast.Attribute and node.attr == "executable" and type(node.value) is ast.Name \
+                and self.root(node.value.id) == "sys":
+            return "python"
+        return UNKNOWN
+
+    def bind(self, name: str, value: ast.AST) -> None:
+        scope = self.scope
+        scope.aliases.pop(name, None)
+        scope.consts.pop(name, None)
+        self._looked_up.pop(name, None)
+        kind = type(value)
+        if kind is ast.Constant and isinstance(value.value, (str, bool, int, float, type(None))):
+            scope.consts[name] = value.value
+        elif kind is ast.JoinedStr or kind is ast.BinOp:
+            evaluated = self.value(value)
+            if isinstance(evaluated, str):
+                scope.consts[name] = evaluated
+        elif kind in (ast.Name, ast.Attribute, ast.Call):
+            parts = self.dotted(value)
+            if parts and parts[0] in WATCHED_TOPS:
+                scope.aliases[name] = ".".join(parts)
+            elif kind is ast.Name and value.id in scope.consts:
+                scope.consts[name] = scope.consts[value.id]
+
+
+def _as_text(value: object) -> str:
+    return value if isinstance(value, str) else (str(value) if isinstance(value, (int, float)) else PLACEHOLDER)
+
+
+# ---------------------------------------------------------------- files
+
+CellFinding = tuple["int | None", Finding]
+
+
+def notebook_cells(notebook: dict) -> list[dict]:
+    """The cells of an nbformat 4 (or legacy 3) notebook."""
+    if "cells" in notebook:
+        cells = notebook["cells"]
+    elif "worksheets" in notebook:
+        cells = [c for ws in notebook["worksheets"] for c in ws.get("cells", [])]
+    else:
+        raise ValueError("not a Jupyter notebook (no 'cells')")
+    if not isinstance(cells, list):
+        raise ValueError("not a Jupyter notebook ('cells' is not a list)")
+    return cells
+
+
+def check_notebook(notebook: dict, checker: Checker, scope: Scope | None = None) -> list[CellFinding]:
+    """Findings per code cell of a parsed notebook; the cell index counts every cell."""
+    language = ((notebook.get("metadata") or {}).get("kernelspec") or {}).get("language", "python")
+    if not str(language).lower().startswith("python"):
+        return []
+    scope = scope if scope is not None else Scope()
+    results: list[CellFinding] = []
+    for index, cell in enumerate(notebook_cells(notebook)):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", cell.get("input", ""))
+        if isinstance(source, list):
+            source = "".join(source)
+        if not isinstance(source, str) or not source.strip():
+            continue
+        findings = checker.check(source, scope)  # run even when tagged: later cells need its imports
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        if CELL_TAG not in tags:
+            results.extend((index, f) for f in findings)
+    return results
+
+
+def check_file(path: Path, checker: Checker) -> list[CellFinding]:
+    """Findings in a notebook (``.ipynb``) or Python script; raises ValueError/OSError when unreadable."""
+    text = path.read_text(encoding="utf-8")
+    checker.ctx.base_dir = str(path.parent)  # relative model paths are relative to the file
+    if path.suffix == ".ipynb":
+        try:
+            notebook = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not valid JSON: {err}") from None
+        if not isinstance(notebook, dict):
+            raise ValueError("not a Jupyter notebook")
+        return check_notebook(notebook, checker)
+    analysis = checker.analyze(text)
+    if analysis.syntax_error:
+        raise ValueError(f"syntax error, {analysis.syntax_error}")
+    return [(None, f) for f in checker.check(text)]
+
+
+def check_source(source: str, ctx: Context | None = None, scope: Scope | None = None) -> list[Finding]:
+    """Convenience: findings in one piece of source (a script or an IPython cell)."""
+    return Checker(ctx).check(source, scope)
+
+
+def iter_findings(cells: Iterable[str], checker: Checker | None = None) -> list[list[Finding]]:
+    """Findings for a sequence of cells sharing one scope, as a notebook would run them."""
+    checker = checker or Checker()
+    scope = Scope()
+    return [checker.check(cell, scope) for cell in cells]

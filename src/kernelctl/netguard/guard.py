@@ -1,0 +1,163 @@
+"""Runtime guard: a PEP 578 audit hook that sees every Python-level DNS lookup and connection.
+
+In ``warn`` mode it prints one line per non-local host per cell, naming the host and the
+offline fix; in ``block`` mode it also raises :class:`NetworkBlockedError` (an ``OSError``)
+at the DNS lookup or connect, so libraries take their usual error or offline-fallback path
+at once instead of waiting for TCP and DNS timeouts. Loopback, AF_UNIX, private and
+allowlisted addresses pass untouched; Jupyter's own ZMQ sockets are C-level and never seen.
+
+An audit hook cannot be removed, so it is installed once per process and later calls only
+change its settings. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
+
+from .policy import HostPolicy
+from .rules import advice_for_host
+
+MODE_ENV = "KERNELCTL_NETGUARD"
+MODES = ("warn", "block", "off")
+PREFIX = "[kernelctl netguard]"
+
+# Events that carry a host; anything else returns on the first line of the hook.
+_WATCHED = frozenset({
+    "socket.getaddrinfo", "socket.gethostbyname", "socket.connect", "socket.sendto",
+    "urllib.Request", "http.client.connect", "ftplib.connect", "smtplib.connect", "imaplib.open",
+    "poplib.connect", "nntplib.connect", "telnetlib.Telnet.open",
+})
+# Where block mode raises: the socket level, so urllib/requests/httpx wrap the OSError in
+# their own connection errors. Protocol-level events only name the real target for the
+# warning (through a proxy, the socket only sees the proxy).
+_BLOCKING = frozenset({"socket.getaddrinfo", "socket.gethostbyname", "socket.connect", "socket.sendto"})
+_INET = (socket.AF_INET, socket.AF_INET6)
+
+
+class NetworkBlockedError(ConnectionRefusedError):
+    """Raised in block mode instead of reaching an internet host (errno ENETUNREACH)."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(errno.ENETUNREACH,
+                         f"kernelctl netguard: compute nodes have no internet; blocked {host}")
+        self.host = host
+
+
+def mode_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, str | None]:
+    """The configured mode (default ``warn``) and a complaint when the value was invalid."""
+    raw = (os.environ if environ is None else environ).get(MODE_ENV, "").strip().lower()
+    if not raw:
+        return "warn", None
+    if raw in MODES:
+        return raw, None
+    return "warn", f"{MODE_ENV}={raw!r} is not one of {', '.join(MODES)}; using warn"
+
+
+def _stderr(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+class Guard:
+    """The hook's settings and per-cell memory. One instance per process (:data:`GUARD`)."""
+
+    def __init__(self) -> None:
+        self.mode = "off"
+        self.policy = HostPolicy()
+        self.quiet = False  # the current cell carries an allow-net pragma
+        self.emit: Callable[[str], None] = _stderr
+        self._seen: set[str] = set()
+        self._named_host = False
+        self._failed = False
+
+    def new_cell(self, quiet: bool = False) -> None:
+        """Forget the hosts already reported: each cell reports them again."""
+        self._seen = set()
+        self._named_host = False
+        self.quiet = quiet
+
+    def check(self, event: str, args: tuple) -> None:
+        """Report (and in block mode refuse) the host behind one audit event."""
+        host = _host_of(event, args)
+        if host is None or self.policy.allowed(host):
+            return
+        is_name = not host[:1].isdigit() and ":" not in host
+        # An IP address right after a warned-about name is that name's address: say it once.
+        if host not in self._seen and (is_name or not self._named_host):
+            self._seen.add(host)
+            self._named_host = self._named_host or is_name
+            verb = "blocked" if self.mode == "block" else "connecting to"
+            self.emit(f"{PREFIX} {verb} {host}: compute nodes have no internet — {advice_for_host(host)}")
+        if self.mode == "block" and event in _BLOCKING:
+            raise NetworkBlockedError(host)
+
+    def fail(self, error: BaseException) -> None:
+        """Print one diagnostic for the first internal error, then stay silent."""
+        if not self._failed:
+            self._failed = True
+            self.emit(f"{PREFIX} internal error ignored ({type(error).__name__}: {error})")
+
+
+GUARD = Guard()
+_tls = threading.local()
+_installed = False
+
+
+def _hook(event: str, args: tuple) -> None:
+    if event not in _WATCHED:
+        return
+    guard = GUARD
+    if guard.mode == "off" or guard.quiet or getattr(_tls, "busy", False):
+        return
+    _tls.busy = True  # writing the warning may itself raise audit events
+    try:
+        guard.check(event, args)
+    except NetworkBlockedError:
+        raise
+    except Exception as error:  # never break the user's code because of the guard
+        guard.fail(error)
+    finally:
+        _tls.busy = False
+
+
+def _host_of(event: str, args: tuple) -> str | None:
+    """The remote host an audit event is about, or None for local or unknowable ones."""
+    if event == "socket.getaddrinfo" or event == "socket.gethostbyname":
+        host = args[0] if args else None
+    elif event == "socket.connect" or event == "socket.sendto":
+        sock, address = args[0], args[1]
+        if getattr(sock, "family", None) not in _INET or not isinstance(address, tuple) or not address:
+            return None
+        host = address[0]
+    elif event == "urllib.Request":
+        parts = urlsplit(args[0]) if args and isinstance(args[0], str) else None
+        if parts is None or parts.scheme not in ("http", "https", "ftp"):
+            return None
+        host = parts.hostname
+    else:  # http.client.connect, ftplib.connect, ...: (self, host, port)
+        host = args[1] if len(args) > 1 else None
+    if isinstance(host, bytes):
+        host = host.decode("idna", "replace")
+    if not isinstance(host, str) or not host:
+        return None
+    return host.strip("[]").lower()
+
+
+def install(mode: str, policy: HostPolicy, emit: Callable[[str], None] | None = None) -> Guard:
+    """Set the guard's mode and policy, adding the audit hook the first time."""
+    global _installed
+    if mode not in MODES:
+        raise ValueError(f"netguard mode must be one of {', '.join(MODES)}, not {mode!r}")
+    GUARD.mode = mode
+    GUARD.policy = policy
+    GUARD.emit = emit or _stderr
+    if not _installed and mode != "off":
+        sys.addaudithook(_hook)
+        _installed = True
+    return GUARD
