@@ -1,0 +1,99 @@
+"""Time ``kernelctl create`` against the manual recipes, on one local wheelhouse, in one run.
+
+    .venv/bin/python benchmarks/create.py [--runs 5] [--wheelhouse DIR]
+
+Compared, each building a registered kernel with ipykernel + numpy + pandas:
+  kernelctl   kernelctl create (verification included: it starts the kernel and runs a cell)
+  pip recipe  virtualenv --no-download + pip install --no-index --find-links + ipykernel install
+  uv recipe   uv venv + uv pip install --offline --no-index --find-links + ipykernel install
+Target (issue #2): kernelctl's median at most 0.5x the pip recipe's.
+Without --wheelhouse, the wheels are fetched once into /var/tmp/kernelctl-test-cache/bench-wh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PACKAGES = ["ipykernel", "numpy", "pandas"]
+DEFAULT_WHEELHOUSE = Path("/var/tmp/kernelctl-test-cache/bench-wh")
+
+
+def uv_bin() -> str:
+    from uv import find_uv_bin
+
+    return find_uv_bin()
+
+
+def run(argv: list[str], env: dict[str, str]) -> None:
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kernelctl(work: Path, wheelhouse: Path, env: dict[str, str]) -> None:
+    run([sys.executable, "-m", "kernelctl", "create", "bench", *PACKAGES, "--wheelhouse", str(wheelhouse), "-q"], env)
+
+
+def pip_recipe(work: Path, wheelhouse: Path, env: dict[str, str]) -> None:
+    venv = work / "pip-env"
+    run([sys.executable, "-m", "virtualenv", "--no-download", "--quiet", str(venv)], env)
+    run([str(venv / "bin/pip"), "install", "--quiet", "--no-index", "--find-links", str(wheelhouse), *PACKAGES], env)
+    run([str(venv / "bin/python"), "-m", "ipykernel", "install", "--user", "--name", "bench-pip"], env)
+
+
+def uv_recipe(work: Path, wheelhouse: Path, env: dict[str, str]) -> None:
+    venv = work / "uv-env"
+    run([uv_bin(), "venv", "--quiet", str(venv)], env)
+    run([uv_bin(), "pip", "install", "--quiet", "--python", str(venv / "bin/python"), "--offline", "--no-index",
+         "--find-links", str(wheelhouse), *PACKAGES], env)
+    run([str(venv / "bin/python"), "-m", "ipykernel", "install", "--user", "--name", "bench-uv"], env)
+
+
+def measure(recipe, wheelhouse: Path, caches: Path) -> float:  # type: ignore[no-untyped-def]
+    with tempfile.TemporaryDirectory(prefix="kernelctl-bench-") as tmp:
+        work = Path(tmp)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "KERNELCTL_", "JUPYTER"))}
+        env.update(HOME=str(work / "home"), KERNELCTL_HOME=str(work / "kh"), JUPYTER_DATA_DIR=str(work / "jd"),
+                   PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", UV_CACHE_DIR=str(caches / "uv"),
+                   VIRTUALENV_OVERRIDE_APP_DATA=str(caches / "virtualenv"), JUPYTER_PLATFORM_DIRS="1")
+        started = time.perf_counter()
+        recipe(work, wheelhouse, env)
+        return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--wheelhouse", type=Path)
+    args = parser.parse_args()
+    wheelhouse = args.wheelhouse or DEFAULT_WHEELHOUSE
+    if not args.wheelhouse and not any(DEFAULT_WHEELHOUSE.glob("pandas-*.whl")):
+        subprocess.run([sys.executable, "-m", "kernelctl", "wheelhouse", "fetch", *PACKAGES,
+                        "--dest", str(DEFAULT_WHEELHOUSE), "-q"], check=True)
+    recipes = {"kernelctl": kernelctl, "pip recipe": pip_recipe, "uv recipe": uv_recipe}
+    with tempfile.TemporaryDirectory(prefix="kernelctl-bench-caches-") as caches:
+        for recipe in recipes.values():  # warm caches and imports once, untimed
+            measure(recipe, wheelhouse, Path(caches))
+        times: dict[str, list[float]] = {name: [] for name in recipes}
+        for _ in range(args.runs):  # interleaved, so drift affects all alike
+            for name, recipe in recipes.items():
+                times[name].append(measure(recipe, wheelhouse, Path(caches)))
+    medians = {name: statistics.median(t) for name, t in times.items()}
+    print(f"create a kernel with {' + '.join(PACKAGES)} from {wheelhouse}; {args.runs} runs each, seconds")
+    print(f"{'recipe':<12} {'median':>8} {'min':>8} {'max':>8}")
+    for name, t in times.items():
+        print(f"{name:<12} {medians[name]:8.2f} {min(t):8.2f} {max(t):8.2f}")
+    ratio = medians["kernelctl"] / medians["pip recipe"]
+    print(f"kernelctl / pip recipe = {ratio:.2f}x (target <= 0.50x: {'met' if ratio <= 0.5 else 'NOT met'})")
+    print(f"kernelctl / uv recipe  = {medians['kernelctl'] / medians['uv recipe']:.2f}x "
+          "(kernelctl also verifies the kernel; the recipes do not)")
+
+
+if __name__ == "__main__":
+    main()
