@@ -106,3 +106,21 @@ def build_corrupt_wheel(dest: str | Path, name: str, version: str, tag: str = "p
     path = dest / wheel_filename(name, version, tag)
     path.write_bytes(b"this is not a zip archive\n" * 8)
     return path
+
+
+def build_wheelhouse(dest: str | Path, wheels: Iterable[dict]) -> Path:
+    """Build several wheels into ``dest``; each item holds :func:`build_wheel`'s arguments.
+
+    ``{"name": "pandas", "version": "2.2.1", "tag": "cp311-cp311-linux_x86_64",
+    "requires": ["numpy>=1.23"]}``; a ``"corrupt": True`` item is written with
+    :func:`build_corrupt_wheel` instead. Returns ``dest``.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for spec in wheels:
+        spec = dict(spec)
+        if spec.pop("corrupt", False):
+            build_corrupt_wheel(dest, spec["name"], spec["version"], spec.get("tag", "py3-none-any"))
+        else:
+            build_wheel(dest, spec.pop("name"), spec.pop("version"), **spec)
+    return dest

@@ -45,15 +45,18 @@ def check_requirements(
     from kernelctl.wheelhouse.reqfile import gather
     from kernelctl.wheelhouse.targets import make_targets
 
-    roots = gather(list(requirements), list(files))
+    notes: list[str] = []
+    roots = gather(list(requirements), list(files), notes=notes)
     if not roots:
         raise UsageError("no requirements to check", "Name requirements or pass -r FILE.")
     targets = make_targets(list(pythons or []) or None, list(platforms or []) or None)
     index = WheelhouseIndex.from_wheelhouse(discover(list(wheelhouse)), cache=use_cache)
     try:
-        return check(index, roots, targets)
+        report = check(index, roots, targets)
     finally:
         index.save()
+    report["notes"] = notes
+    return report
 
 
 def render(report: dict) -> str:
@@ -72,6 +75,8 @@ def render(report: dict) -> str:
         for warning in target.get("warnings", []):
             out.append(f"warning: {warning}")
         out.append("")
+    for note in report.get("notes", []):
+        out.append(f"note: {note}")
     for problem in report.get("problems", []):
         out.append(f"{problem['kind']}: {problem['path']}: {problem['message']}")
     return "\n".join(out).rstrip()

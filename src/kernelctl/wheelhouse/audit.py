@@ -100,7 +100,7 @@ def audit(index: WheelhouseIndex, targets: Sequence[Target]) -> dict:
             index.metadata(wheel)
             if wheel.is_dummy:
                 dummies.append({"name": wheel.name, "version": wheel.version_str, "file": wheel.path})
-    per_target = {t.label(): audit_target(index, t, [p for p in projects if index.wheels(p)]) for t in targets}
+    per_target = {t.python_str: audit_target(index, t, [p for p in projects if index.wheels(p)]) for t in targets}
     rows = []
     broken = []
     missing: dict[str, set[str]] = {}
@@ -119,6 +119,7 @@ def audit(index: WheelhouseIndex, targets: Sequence[Target]) -> dict:
     report = {
         "wheelhouse": list(index.dirs),
         "pythons": list(per_target),
+        "platform": targets[0].platform_label if targets else "native",
         "projects": rows,
         "broken": broken,
         "missing_dependencies": [{"requirement": r, "needed_by": sorted(v)} for r, v in sorted(missing.items())],

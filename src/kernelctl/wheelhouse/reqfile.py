@@ -8,8 +8,9 @@ as ``--hash`` (ignored), and global options (``--index-url``, ``--find-links``,
 reads as is, ``+computecanada`` pins included, and so do its ``name @ file:///...whl``
 lines, which become a pin on the version in the wheel's file name.
 
-Constraint files (``-c``) and editable requirements (``-e``) cannot be checked against a
-wheelhouse; they are reported as a :class:`~kernelctl.errors.UsageError`.
+Editable requirements (``-e``, as ``pip freeze`` writes for projects under development)
+do not come from a wheelhouse: they are skipped, with a note. Constraint files (``-c``)
+are refused with a :class:`~kernelctl.errors.UsageError`.
 """
 
 from __future__ import annotations
@@ -110,8 +111,12 @@ def _split_option(line: str) -> tuple[str, str]:
     return head, rest
 
 
-def parse_file(path: str | os.PathLike[str], environ=None, _seen: tuple[Path, ...] = ()) -> list[RootRequirement]:
-    """Every requirement of a pip requirements file, following ``-r`` includes."""
+def parse_file(path: str | os.PathLike[str], environ=None, _seen: tuple[Path, ...] = (),
+               notes: list[str] | None = None) -> list[RootRequirement]:
+    """Every requirement of a pip requirements file, following ``-r`` includes.
+
+    Lines that are skipped (editable requirements) are described in ``notes``.
+    """
     environ = os.environ if environ is None else environ
     path = Path(path)
     try:
@@ -132,13 +137,13 @@ def parse_file(path: str | os.PathLike[str], environ=None, _seen: tuple[Path, ..
                 include = Path(value)
                 if not include.is_absolute():
                     include = path.parent / include
-                found += parse_file(include, environ, _seen + (real,))
+                found += parse_file(include, environ, _seen + (real,), notes)
             elif option in ("-c", "--constraint"):
                 raise UsageError(f"constraint files are not supported ({source})",
                                  "Put the constrained versions in the requirements instead.")
             elif option in ("-e", "--editable"):
-                raise UsageError(f"editable requirements cannot come from a wheelhouse ({source})",
-                                 "Remove the -e line or check the project's own requirements.")
+                if notes is not None:
+                    notes.append(f"skipped editable requirement {value!r} ({source})")
             elif option in _IGNORED_OPTIONS or line.split()[0].split("=")[0] in _IGNORED_OPTIONS:
                 continue
             else:
@@ -151,9 +156,9 @@ def parse_file(path: str | os.PathLike[str], environ=None, _seen: tuple[Path, ..
 
 
 def gather(requirements: list[str] | tuple[str, ...] = (), files: list[str] | tuple[str, ...] = (),
-           environ=None) -> list[RootRequirement]:
+           environ=None, notes: list[str] | None = None) -> list[RootRequirement]:
     """Requirements from the command line, then from each file, in order."""
     found = [parse_requirement(r) for r in requirements]
     for f in files:
-        found += parse_file(f, environ)
+        found += parse_file(f, environ, notes=notes)
     return found

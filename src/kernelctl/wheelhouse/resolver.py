@@ -234,9 +234,10 @@ class WheelhouseProvider(AbstractProvider):
     def find_matches(self, identifier, requirements, incompatibilities):
         reqs = list(requirements[identifier])
         bad = {id(c) for c in incompatibilities[identifier]}
-        first = reqs[0]
-        allowed = self.allowed_versions(first.project, reqs)
-        return functools.partial(self._iter_matches, first.project, first.extras, allowed, bad)
+        project, _, extras = identifier.partition("[")
+        extras_t = tuple(extras.rstrip("]").split(",")) if extras else ()
+        allowed = self.allowed_versions(project, reqs)
+        return functools.partial(self._iter_matches, project, extras_t, allowed, bad)
 
     def allowed_versions(self, project: str, reqs: Sequence[Requirement]) -> list[tuple[Any, list[Wheel]]]:
         """The ``(version, wheels)`` every one of ``reqs`` accepts, as pip filters them."""
