@@ -18,13 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kernelctl import kernelspec
+from kernelctl import julia, kernelspec
 from kernelctl.backends import InstallRequest, get_backend
 from kernelctl.backends.base import disk_full_error, is_disk_full
 from kernelctl.errors import KernelctlError
 from kernelctl.fsutil import point_symlink, remove_tree
 from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME, LAUNCHER_SOURCE
 from kernelctl.manifest import MANIFEST_NAME, Manifest, Options, default_display_name
+from kernelctl.modules import ModuleSystem, detect, launch_settings
 from kernelctl.output import Progress
 from kernelctl.paths import envs_dir, store_dir
 from kernelctl.requirements import RequirementFile
@@ -36,19 +37,26 @@ KERNEL_PACKAGE = "ipykernel"
 
 @dataclass
 class BuildPlan:
-    """Everything needed to build a kernel; a manifest is a plan plus what was installed."""
+    """Everything needed to build a kernel; a manifest is a plan plus what was installed.
+
+    ``interpreter`` is None for a Julia kernel (no virtualenv). ``module_system`` is the one
+    the modules were loaded with for the build; None makes the build find it (rebuild).
+    ``julia`` is None except for a new Julia kernel (rebuild keeps the recorded settings).
+    """
 
     name: str
-    interpreter: Interpreter
+    interpreter: Interpreter | None
     python_requested: str | None
     wheelhouses: list[Path]
     requirements: list[str]
     requirement_files: list[RequirementFile] = field(default_factory=list)
     options: Options = field(default_factory=Options)
+    module_system: ModuleSystem | None = None
+    julia: julia.JuliaSettings | None = None
 
 
-def display_name(plan: BuildPlan) -> str:
-    return plan.options.display_name or default_display_name(plan.name, plan.interpreter.minor)
+def display_name(plan: BuildPlan, interpreter: Interpreter) -> str:
+    return plan.options.display_name or default_display_name(plan.name, interpreter.minor)
 
 
 def in_service_prefix(name: str) -> Path | None:
@@ -73,13 +81,13 @@ def clean_leftovers(name: str) -> None:
     kernelspec.clean_stale_staging(kernelspec.user_kernels_dir(), name)
 
 
-def kernel_json(plan: BuildPlan, prefix: Path) -> dict:
+def kernel_json(plan: BuildPlan, interpreter: Interpreter, prefix: Path) -> dict:
     python = str(python_of(prefix))
     return {
         # The env's interpreter by absolute path: jupyter_client would replace a bare
         # "python" with the server's own interpreter.
         "argv": [python, "-I", "-S", "{resource_dir}/" + LAUNCHER_NAME, "-f", "{connection_file}"],
-        "display_name": display_name(plan),
+        "display_name": display_name(plan, interpreter),
         "language": plan.options.language,
         "interrupt_mode": "signal",
         "env": {"PATH": f"{prefix / 'bin'}:${{PATH}}", "VIRTUAL_ENV": str(prefix), "PYTHONNOUSERSITE": "1"},
@@ -91,12 +99,21 @@ def kernel_json(plan: BuildPlan, prefix: Path) -> dict:
     }
 
 
-def launch_config(prefix: Path) -> dict:
+def launch_config(prefix: Path, options: Options, module_system: ModuleSystem | None) -> dict:
+    """The launcher's config: modules first, then the env's VIRTUAL_ENV and PATH over them."""
     return {
+        **launch_settings(module_system, options.modules, options.purge),
         "exec": [str(python_of(prefix)), "-m", "ipykernel_launcher"],
         "env": {"VIRTUAL_ENV": str(prefix)},
         "path": [str(prefix / "bin")],
     }
+
+
+def _module_system(plan: BuildPlan) -> ModuleSystem | None:
+    """The module system the kernel's launcher will run, when it has modules to load."""
+    if not plan.options.modules and not plan.options.purge:
+        return None
+    return plan.module_system or detect()
 
 
 def _new_generation(name: str) -> Path:
@@ -114,6 +131,29 @@ def _install(plan: BuildPlan, prefix: Path, requirements: Sequence[str], verbose
         backend.install(InstallRequest(python_of(prefix), requirements, plan.wheelhouses, files, verbose))
 
 
+def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress: Progress,
+              verbose: bool) -> Manifest:
+    """Create the virtualenv at ``prefix``, install into it, and save its manifest."""
+    with progress.step(f"Creating virtualenv (Python {interpreter.version}) in {envs_dir() / plan.name}"):
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        create_virtualenv(prefix, interpreter, plan.options.system_site_packages)
+        write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
+    wanted = [KERNEL_PACKAGE, *plan.requirements]
+    with progress.step(f"Installing {', '.join(wanted)} from the wheelhouse ({len(plan.wheelhouses)} dir(s), no index)"):
+        _install(plan, prefix, wanted, verbose)
+        installed = installed_distributions(prefix, plan.name)
+        progress.note(f"{len(installed)} packages in the env")
+    manifest = Manifest(
+        name=plan.name, prefix=str(prefix), python_requested=plan.python_requested,
+        python_executable=str(interpreter.executable), python_version=interpreter.version,
+        wheelhouses=[str(d) for d in plan.wheelhouses], requirements=list(plan.requirements),
+        requirement_files=[{"path": f.path, "text": f.text} for f in plan.requirement_files],
+        options=plan.options, installed=installed,
+    )
+    manifest.save()
+    return manifest
+
+
 def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = None,
           verbose: bool = False) -> Manifest:
     """Build the kernel described by ``plan`` and put it in service (call under the name lock).
@@ -125,30 +165,27 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
     prefix = _new_generation(plan.name)
     staged: Path | None = None
     kernels_dir = kernelspec.user_kernels_dir()
+    module_system = _module_system(plan)
     try:
-        with progress.step(f"Creating virtualenv (Python {plan.interpreter.version}) in {envs_dir() / plan.name}"):
-            prefix.parent.mkdir(parents=True, exist_ok=True)
-            create_virtualenv(prefix, plan.interpreter, plan.options.system_site_packages)
-            write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
-        wanted = [KERNEL_PACKAGE, *plan.requirements]
-        with progress.step(f"Installing {', '.join(wanted)} from the wheelhouse ({len(plan.wheelhouses)} dir(s), no index)"):
-            _install(plan, prefix, wanted, verbose)
-            installed = installed_distributions(prefix, plan.name)
-            progress.note(f"{len(installed)} packages in the env")
-        manifest = Manifest(
-            name=plan.name, prefix=str(prefix), python_requested=plan.python_requested,
-            python_executable=str(plan.interpreter.executable), python_version=plan.interpreter.version,
-            wheelhouses=[str(d) for d in plan.wheelhouses], requirements=list(plan.requirements),
-            requirement_files=[{"path": f.path, "text": f.text} for f in plan.requirement_files],
-            options=plan.options, installed=installed,
-        )
-        manifest.save()
+        if plan.options.language == julia.LANGUAGE:
+            settings = julia.settings_of(plan)
+            manifest = julia.write_manifest(plan, prefix)
+            spec = julia.kernel_json(plan, prefix, settings)
+            config = julia.launch_config(plan, settings, module_system)
+        elif plan.interpreter is None:
+            raise KernelctlError(f"no Python interpreter to build kernel {plan.name!r} on", "Pass --python.")
+        else:
+            manifest = _make_env(plan, plan.interpreter, prefix, progress, verbose)
+            spec = kernel_json(plan, plan.interpreter, prefix)
+            config = launch_config(prefix, plan.options, module_system)
         with progress.step("Writing the kernelspec"):
-            staged = kernelspec.stage(kernels_dir, plan.name, kernel_json(plan, prefix), {
+            staged = kernelspec.stage(kernels_dir, plan.name, spec, {
                 LAUNCHER_NAME: LAUNCHER_SOURCE,
-                CONFIG_NAME: json_text(launch_config(prefix)),
+                CONFIG_NAME: json_text(config),
             })
-        if verify:
+        if verify and plan.options.language == julia.LANGUAGE:
+            julia.verify(staged, progress)
+        elif verify:
             with progress.step("Verifying: starting the kernel and running a cell"):
                 from kernelctl.verify import verify_prefix
 

@@ -1,4 +1,5 @@
-"""``kernelctl create``: a persistent virtualenv kernel, installed only from the wheelhouse."""
+"""``kernelctl create``: a persistent virtualenv kernel, installed only from the wheelhouse,
+or a Julia kernel; either can load modules (Lmod, Environment Modules) when it starts."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ import os
 import sys
 from collections.abc import Sequence
 
-from kernelctl import kernelspec
+from kernelctl import julia, kernelspec, modules
 from kernelctl.build import BuildPlan, build, clean_leftovers
 from kernelctl.commands.common import add_json_flag, add_parser, add_wheelhouse_option
-from kernelctl.errors import KernelctlError
+from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, Options
 from kernelctl.names import validate_name
@@ -32,25 +33,45 @@ def create(
     verify: bool = True,
     force: bool = False,
     backend: str = "auto",
+    module_names: Sequence[str] = (),
+    purge: bool = False,
+    language: str = "python",
+    julia_settings: julia.JuliaSettings | None = None,
     progress: Progress | None = None,
     verbose: bool = False,
 ) -> Manifest:
     """Create the kernel ``name`` and return its manifest.
 
-    Every input is checked before anything is written. The kernel appears in the launcher
+    Every input is checked before anything is written. ``module_names`` are loaded (after
+    ``module purge`` with ``purge``) into kernelctl's environment before the interpreter is
+    looked for and the env is built, and by the kernel at every start. A ``language`` of
+    "julia" makes a Julia kernel: no env, no packages. The kernel appears in the launcher
     only once it is complete (and, unless ``verify`` is false, has run a cell).
     """
     validate_name(name)
+    if language == julia.LANGUAGE and (packages or requirement_files or python or system_site_packages):
+        raise UsageError("a Julia kernel installs no Python packages and has no Python env",
+                         "Drop the packages, -r, --python and --system-site-packages; Julia and IJulia come "
+                         "from modules (e.g. --module ijulia-kernel).")
     requirements = check_requirements(packages)
     files = read_requirement_files(requirement_files)
-    wheelhouse = discover(wheelhouses)
-    interpreter = find_interpreter(python)
-    plan = BuildPlan(
-        name=name, interpreter=interpreter, python_requested=python, wheelhouses=list(wheelhouse.dirs),
-        requirements=requirements, requirement_files=files,
-        options=Options(display_name=display_name, system_site_packages=system_site_packages, backend=backend),
-    )
-    with name_lock(name):
+    # The modules may supply the interpreter (python/3.11) and pip's configuration.
+    with modules.loaded(module_names, purge) as module_system, name_lock(name):
+        if language == julia.LANGUAGE:
+            plan = BuildPlan(
+                name=name, interpreter=None, python_requested=None, wheelhouses=[], requirements=[],
+                options=Options(display_name=display_name or julia.default_display_name(name), language=language,
+                                modules=list(module_names), purge=purge),
+                module_system=module_system, julia=julia_settings or julia.JuliaSettings(),
+            )
+        else:
+            plan = BuildPlan(
+                name=name, interpreter=find_interpreter(python), python_requested=python,
+                wheelhouses=list(discover(wheelhouses).dirs), requirements=requirements, requirement_files=files,
+                options=Options(display_name=display_name, system_site_packages=system_site_packages,
+                                backend=backend, modules=list(module_names), purge=purge),
+                module_system=module_system,
+            )
         existing = kernelspec.find_spec(name)
         if existing is not None and not force:
             owner = "" if existing.kernelctl else " (not made by kernelctl)"
@@ -71,7 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  kernelctl create myenv numpy pandas\n"
         "  kernelctl create ml -r requirements.txt --python 3.11\n"
         "  kernelctl create course --wheelhouse ~/wheels --display-name 'Course 2025'\n"
-        "  kernelctl create myenv --force numpy     replace an existing kernel",
+        "  kernelctl create myenv --force numpy     replace an existing kernel\n"
+        "  kernelctl create sci --module python/3.11 --module scipy-stack\n"
+        "  kernelctl create jl --language julia --module ijulia-kernel",
     )
     parser.add_argument("name", metavar="NAME", help="kernel name (lowercase letters, digits, . _ -)")
     parser.add_argument("packages", metavar="PKG", nargs="*", help="requirements to install, as for pip")
@@ -83,6 +106,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--display-name", metavar="TEXT", help="name shown in the launcher (default: 'Python X.Y (NAME)')")
     parser.add_argument("--system-site-packages", action="store_true",
                         help="let the env see the interpreter's packages (e.g. from a scipy-stack module)")
+    parser.add_argument("--module", metavar="MOD", dest="modules", action="append", default=[],
+                        help="a module to load, before the build and at every kernel start "
+                             "(repeatable, loaded in order; Lmod or Environment Modules)")
+    parser.add_argument("--purge", action="store_true", help="'module purge' before loading the modules")
+    parser.add_argument("--language", choices=("python", julia.LANGUAGE), default="python",
+                        help="kernel language (default: python; julia starts IJulia from the modules)")
+    parser.add_argument("--julia-project", metavar="DIR",
+                        help=f"Julia project for the kernel (default: {julia.DEFAULT_PROJECT}, the nearest Project.toml)")
+    parser.add_argument("--julia-depot", metavar="DIR",
+                        help="put DIR first on JULIA_DEPOT_PATH (default: as the modules set it)")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not start the kernel to check it before registering it")
     parser.add_argument("--force", action="store_true", help="replace an existing kernel of the same name")
@@ -95,11 +128,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = Progress(4 if args.verify else 3, enabled=not args.quiet)
+    is_julia = args.language == julia.LANGUAGE
+    if not is_julia and (args.julia_project or args.julia_depot):
+        raise UsageError("--julia-project and --julia-depot are for Julia kernels", "Add --language julia.")
+    settings = julia.JuliaSettings(args.julia_project or julia.DEFAULT_PROJECT, args.julia_depot) if is_julia else None
+    # A Julia kernel has no env to create and install into: one step, plus verification.
+    progress = Progress((1 if is_julia else 3) + int(args.verify), enabled=not args.quiet)
     manifest = create(
         args.name, args.packages, requirement_files=args.requirement, wheelhouses=args.wheelhouse,
         python=args.python, display_name=args.display_name, system_site_packages=args.system_site_packages,
-        verify=args.verify, force=args.force, backend=args.backend, progress=progress, verbose=args.verbose,
+        verify=args.verify, force=args.force, backend=args.backend, module_names=args.modules, purge=args.purge,
+        language=args.language, julia_settings=settings,
+        progress=progress, verbose=args.verbose,
     )
     if args.json:
         print_json(manifest.to_dict())

@@ -3,15 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 from kernelctl import kernelspec
 from kernelctl.commands.common import add_json_flag, add_parser
 from kernelctl.errors import KernelctlError
+from kernelctl.launcher import CONFIG_NAME
 from kernelctl.manifest import load_manifest
+from kernelctl.modules import ModuleSystem, missing
 from kernelctl.output import format_table, print_json
+
+
+def module_status(spec: kernelspec.InstalledSpec) -> str | None:
+    """Why the kernel's modules would not load (a module or the module command is gone), or None.
+
+    Uses the module system recorded in the kernel's launch config, as the kernel will.
+    """
+    try:
+        config = json.loads((spec.resource_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        return f"broken: cannot read {CONFIG_NAME} ({err})"
+    names = config.get("modules") or []
+    if not names:
+        return None
+    try:
+        gone = missing(ModuleSystem.from_config(config["module_system"]), names)
+    except KernelctlError as err:
+        return f"broken: {err.message}"
+    if gone:
+        return f"broken: module{'s' if len(gone) > 1 else ''} not found: {', '.join(gone)}"
+    return None
 
 
 def kernel_status(spec: kernelspec.InstalledSpec) -> tuple[str, dict[str, Any]]:
@@ -24,13 +49,14 @@ def kernel_status(spec: kernelspec.InstalledSpec) -> tuple[str, dict[str, Any]]:
         manifest = load_manifest(prefix).to_dict()
     except KernelctlError as err:
         return f"broken: {err.message}", {}
-    if not os.access(argv0, os.X_OK):
+    # A bare "python3" (Julia kernels) is the Jupyter server's own interpreter.
+    if not os.access(argv0, os.X_OK) and not (os.sep not in argv0 and shutil.which(argv0)):
         return f"broken: interpreter missing ({argv0})", manifest
-    return "ok", manifest
+    return module_status(spec) or "ok", manifest
 
 
 def list_kernels() -> list[dict[str, Any]]:
-    """One record per kernelctl kernel: name, display name, Python, env, modules, status."""
+    """One record per kernelctl kernel: name, display name, language, Python, env, modules, status."""
     records = []
     for spec in kernelspec.all_specs():
         if spec.kernelctl is None:
@@ -39,6 +65,7 @@ def list_kernels() -> list[dict[str, Any]]:
         records.append({
             "name": spec.name,
             "display_name": spec.spec.get("display_name"),
+            "language": spec.spec.get("language"),
             "python": manifest.get("python_version"),
             "env": spec.kernelctl.get("env"),
             "modules": manifest.get("options", {}).get("modules", []),
@@ -65,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     if not records:
         print("No kernelctl kernels yet. Create one with 'kernelctl create NAME [PKG...]'.")
         return 0
-    rows = [(r["name"], r["display_name"], r["python"] or "?", ", ".join(r["modules"]) or "-", r["status"])
-            for r in records]
+    rows = [(r["name"], r["display_name"], r["python"] or ("-" if r["language"] == "julia" else "?"),
+             ", ".join(r["modules"]) or "-", r["status"]) for r in records]
     print(format_table(("NAME", "DISPLAY NAME", "PYTHON", "MODULES", "STATUS"), rows))
     return 0

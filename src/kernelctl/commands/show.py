@@ -3,16 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import json
 from typing import Any
 
 from kernelctl.commands.common import add_json_flag, add_parser, find_kernel
+from kernelctl.commands.list import module_status
+from kernelctl.launcher import CONFIG_NAME
 from kernelctl.output import print_json
 
 
 def show(name: str) -> dict[str, Any]:
-    """The kernel's manifest, kernelspec location and kernel.json."""
+    """The kernel's manifest, kernelspec location, kernel.json, launch config and module status."""
     kernel = find_kernel(name)
-    return {**kernel.manifest.to_dict(), "kernelspec": str(kernel.spec.resource_dir), "kernel_json": kernel.spec.spec}
+    try:
+        launch = json.loads((kernel.spec.resource_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        launch = {}
+    return {**kernel.manifest.to_dict(), "kernelspec": str(kernel.spec.resource_dir), "kernel_json": kernel.spec.spec,
+            "launch": launch, "module_status": module_status(kernel.spec) or "ok"}
+
+
+def _modules_line(info: dict[str, Any]) -> str:
+    """The modules, in load order, and the module system the kernel loads them with."""
+    options, system = info["options"], info["launch"].get("module_system")
+    names = ", ".join(options["modules"]) or "-"
+    if options["purge"]:
+        names = f"module purge, then {names}"
+    if system is None:
+        return names
+    kind = "Lmod" if system["kind"] == "lmod" else "Environment Modules"
+    return f"{names} ({kind}: {' '.join(system['command'])}; MODULEPATH={system['modulepath']})"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,16 +50,20 @@ def run(args: argparse.Namespace) -> int:
         print_json(info)
         return 0
     options = info["options"]
+    julia = (info["kernel_json"].get("metadata", {}).get("kernelctl") or {}).get("julia")
     lines = [
         f"name:          {info['name']}",
         f"display name:  {info['kernel_json'].get('display_name')}",
-        f"python:        {info['python_version']} ({info['python_executable']})",
+        f"language:      {options['language']}",
+        f"julia:         project {julia['project']}, depot {julia['depot'] or '(as the modules set it)'}"
+        if julia else f"python:        {info['python_version']} ({info['python_executable']})",
         f"env:           {info['prefix']}",
         f"kernelspec:    {info['kernelspec']}",
-        f"wheelhouses:   {', '.join(info['wheelhouses'])}",
+        f"wheelhouses:   {', '.join(info['wheelhouses']) or '-'}",
         f"requirements:  {' '.join(info['requirements']) or '-'}"
         + "".join(f" -r {f['path']}" for f in info["requirement_files"]),
-        f"modules:       {', '.join(options['modules']) or '-'}",
+        f"modules:       {_modules_line(info)}",
+        f"module status: {info['module_status']}",
         f"netguard:      {options['netguard']}",
         f"created:       {info['created']} (updated {info['updated']})",
         f"packages ({len(info['installed'])}):",
