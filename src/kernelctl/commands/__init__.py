@@ -13,5 +13,7 @@ COMMANDS = (
     "remove",
     "export",
     "rebuild",
+    "doctor",
     "wheelhouse",
+    "scan",
 )

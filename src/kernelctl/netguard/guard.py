@@ -143,7 +143,7 @@ def _host_of(event: str, args: tuple) -> str | None:
     else:  # http.client.connect, ftplib.connect, ...: (self, host, port)
         host = args[1] if len(args) > 1 else None
     if isinstance(host, bytes):
-        host = host.decode("idna", "replace")
+        host = host.decode("ascii", "replace")  # IDNA-encoded names are ASCII
     if not isinstance(host, str) or not host:
         return None
     return host.strip("[]").lower()

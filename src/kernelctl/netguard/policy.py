@@ -87,7 +87,7 @@ class HostPolicy:
         if host is None:
             return True
         if isinstance(host, bytes):
-            host = host.decode("idna", "replace") if host else ""
+            host = host.decode("ascii", "replace")  # IDNA-encoded names are ASCII
         host = host.strip().strip("[]").lower().rstrip(".")
         if not host:
             return True

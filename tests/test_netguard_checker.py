@@ -1,0 +1,418 @@
+"""netguard's static checker, host policy and kernel settings (no network, no kernel)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from kernelctl.netguard import checker as checker_module
+from kernelctl.netguard import install_runtime, kernel_settings
+from kernelctl.netguard.checker import Checker, Scope, check_notebook, check_source, fallback_transform, iter_findings
+from kernelctl.netguard.policy import HostPolicy
+from kernelctl.netguard.rules import RULES, Context
+
+# (cell source, rule id, 1-based line of the finding)
+POSITIVE = [
+    ("!pip install numpy", "pip-install", 1),
+    ("!pip3 install -U torch", "pip-install", 1),
+    ("%pip install transformers", "pip-install", 1),
+    ("pip install numpy", "pip-install", 1),
+    ("!{sys.executable} -m pip install requests", "pip-install", 1),
+    ("!python -m pip download -d wh numpy", "pip-install", 1),
+    ("for p in pkgs:\n    !pip install $p", "pip-install", 2),
+    ("x = 1\n!!pip install -r requirements.txt", "pip-install", 2),
+    ("!pip install git+https://github.com/org/repo", "pip-install", 1),
+    ("%uv pip install numpy", "uv-install", 1),
+    ("!uv add polars", "uv-install", 1),
+    ("%conda install -c conda-forge numpy", "conda-install", 1),
+    ("%mamba install scipy", "conda-install", 1),
+    ("!micromamba create -n x python", "conda-install", 1),
+    ("!conda env create -f environment.yml", "conda-install", 1),
+    ("!git clone https://github.com/org/repo", "git-remote", 1),
+    ("!git clone git@github.com:org/repo.git", "git-remote", 1),
+    ("!git -C repo pull", "git-remote", 1),
+    ("!git submodule update --init", "git-remote", 1),
+    ("out = !git fetch origin", "git-remote", 1),
+    ("!wget https://example.org/data.tgz", "download-tool", 1),
+    ("!curl -L -O https://example.org/f.zip && unzip f.zip", "download-tool", 1),
+    ("!cd data; curl example.org/file.csv > f.csv", "download-tool", 1),
+    ("!rsync -av user@dtn.example.org:/data ./", "download-tool", 1),
+    ("!gsutil cp gs://bucket/x .", "cloud-storage", 1),
+    ("!aws s3 cp s3://bucket/key .", "cloud-storage", 1),
+    ("!apt-get install -y ffmpeg", "package-manager", 1),
+    ("!apptainer pull docker://ubuntu", "package-manager", 1),
+    ("files = %sx wget https://example.org/f", "download-tool", 1),
+    ("%system curl https://example.org", "download-tool", 1),
+    ("%load https://gist.githubusercontent.com/u/x/raw/a.py", "magic-url", 1),
+    ("%run https://example.org/script.py", "magic-url", 1),
+    ("%%bash\necho start\ncurl -O https://example.org/x.tgz\n", "download-tool", 3),
+    ("%%sh\ngit clone https://gitlab.com/a/b\n", "git-remote", 2),
+    ("%%script bash\nwget https://example.org/f\n", "download-tool", 2),
+    ("%%capture\n!pip install foo\n", "pip-install", 2),
+    ("%%time\nimport nltk\nnltk.download('punkt')\n", "nltk-download", 3),
+    ("%%capture out\n%%bash\ncurl https://example.org\n", "download-tool", 3),
+    ("%time !wget https://example.org/f", "download-tool", 1),
+    ("\n\n!pip install x", "pip-install", 3),
+    ("import urllib.request\nurllib.request.urlopen('https://example.org')", "http-request", 2),
+    ("from urllib.request import urlretrieve\nurlretrieve('http://example.org/f', 'f')", "http-request", 2),
+    ("import requests\nr = requests.get('https://api.example.org/v1')", "http-request", 2),
+    ("import requests as rq\nurl = 'https://example.org'\nrq.post(url, json={})", "http-request", 3),
+    ("import requests\ndef fetch(u):\n    return requests.get(u).json()", "http-request", 3),
+    ("import requests\ns = requests.Session()\ns.get('https://example.org')", "http-request", 3),
+    ("import httpx\nhttpx.get('https://example.org')", "http-request", 2),
+    ("import aiohttp\nasync with aiohttp.ClientSession() as s:\n    await s.get('https://example.org')",
+     "http-request", 3),
+    ("import pandas as pd\ndf = pd.read_csv('https://example.org/a.csv')", "remote-read", 2),
+    ("import pandas as pd\npd.read_parquet('s3://bucket/a.parquet')", "remote-read", 2),
+    ("import pandas\nbase = 'https://example.org'\npandas.read_json(f'{base}/a.json')", "remote-read", 3),
+    ("import xarray as xr\nxr.open_dataset('https://example.org/thredds/dodsC/x.nc')", "remote-read", 2),
+    ("import numpy as np\nnp.loadtxt('http://example.org/a.txt')", "remote-read", 2),
+    ("from transformers import AutoModel\nm = AutoModel.from_pretrained('bert-base-uncased')",
+     "hf-from-pretrained", 2),
+    ("tok = AutoTokenizer.from_pretrained('meta-llama/Llama-3-8B')", "hf-from-pretrained", 1),
+    ("from sentence_transformers import SentenceTransformer\nSentenceTransformer('all-MiniLM-L6-v2')",
+     "hf-from-pretrained", 2),
+    ("from transformers import pipeline\nclf = pipeline('sentiment-analysis')", "hf-pipeline", 2),
+    ("import transformers\ntransformers.pipeline('text-generation', model='gpt2')", "hf-pipeline", 2),
+    ("from datasets import load_dataset\nds = load_dataset('imdb')", "hf-dataset", 2),
+    ("import datasets\ndatasets.load_dataset('csv', data_files='https://example.org/a.csv')", "hf-dataset", 2),
+    ("from huggingface_hub import snapshot_download\nsnapshot_download('org/model')", "hf-hub", 2),
+    ("from huggingface_hub import hf_hub_download\nhf_hub_download('org/m', 'config.json')", "hf-hub", 2),
+    ("!hf download bert-base-uncased", "hf-hub", 1),
+    ("import evaluate\nevaluate.load('accuracy')", "hf-evaluate", 2),
+    ("import torchvision\nds = torchvision.datasets.MNIST('data', download=True)", "torch-dataset-download", 2),
+    ("from torchvision import datasets\ndatasets.CIFAR10(root='d', train=True, download=True)",
+     "torch-dataset-download", 2),
+    ("from torchvision.models import resnet50, ResNet50_Weights\nresnet50(weights=ResNet50_Weights.DEFAULT)",
+     "torch-pretrained-weights", 2),
+    ("import torchvision.models as models\nmodels.resnet18(pretrained=True)", "torch-pretrained-weights", 2),
+    ("import timm\ntimm.create_model('resnet50', pretrained=True)", "torch-pretrained-weights", 2),
+    ("import torch\nm = torch.hub.load('pytorch/vision', 'resnet18')", "torch-hub", 2),
+    ("import tensorflow as tf\n(x, y), _ = tf.keras.datasets.mnist.load_data()", "keras-dataset", 2),
+    ("from keras.datasets import cifar10\ncifar10.load_data()", "keras-dataset", 2),
+    ("from tensorflow.keras.applications import ResNet50\nResNet50(weights='imagenet')", "keras-weights", 2),
+    ("import keras\nkeras.utils.get_file('f.zip', origin='https://example.org/f.zip')", "keras-weights", 2),
+    ("import tensorflow_datasets as tfds\ntfds.load('mnist')", "tfds-load", 2),
+    ("import tensorflow_hub as hub\nhub.KerasLayer('https://tfhub.dev/google/x/1')", "tfds-load", 2),
+    ("from sklearn.datasets import fetch_openml\nfetch_openml('mnist_784')", "sklearn-fetch", 2),
+    ("from sklearn import datasets\ndatasets.fetch_california_housing()", "sklearn-fetch", 2),
+    ("import openml\nopenml.datasets.get_dataset(61)", "sklearn-fetch", 2),
+    ("import nltk\nnltk.download('stopwords', quiet=True)", "nltk-download", 2),
+    ("!python -m nltk.downloader punkt", "nltk-download", 1),
+    ("!python -m spacy download en_core_web_sm", "spacy-download", 1),
+    ("import spacy\nspacy.cli.download('en_core_web_sm')", "spacy-download", 2),
+    ("import stanza\nstanza.Pipeline('en')", "nlp-data-download", 2),
+    ("import gensim.downloader as api\napi.load('glove-wiki-gigaword-100')", "nlp-data-download", 2),
+    ("import seaborn as sns\ntips = sns.load_dataset('tips')", "seaborn-dataset", 2),
+    ("import statsmodels.api as sm\nsm.datasets.get_rdataset('Duncan', 'carData')", "seaborn-dataset", 2),
+    ("import pooch\npooch.retrieve('https://example.org/f.nc', known_hash=None)", "data-download", 2),
+    ("import xarray as xr\nxr.tutorial.open_dataset('air_temperature')", "data-download", 2),
+    ("import wandb\nwandb.init(project='thesis')", "wandb-online", 2),
+    ("import wandb\nwandb.login()", "wandb-online", 2),
+    ("import mlflow\nmlflow.set_tracking_uri('https://mlflow.example.org')", "tracking-online", 2),
+    ("import gdown\ngdown.download(id='1abc', output='f.zip')", "gdown", 2),
+    ("!gdown 1abcdef", "gdown", 1),
+    ("import yfinance as yf\nyf.download('AAPL', start='2020-01-01')", "web-api", 2),
+    ("from openai import OpenAI\nclient = OpenAI()", "web-api", 2),
+    ("import kagglehub\nkagglehub.dataset_download('org/data')", "kaggle-download", 2),
+    ("!kaggle datasets download -d org/data", "kaggle-download", 1),
+    ("from ultralytics import YOLO\nmodel = YOLO('yolov8n.pt')", "yolo-weights", 2),
+    ("import socket\ns = socket.socket()\ns.connect(('example.org', 80))", "socket-remote", 3),
+    ("import socket\nsocket.create_connection(('8.8.8.8', 53))", "socket-remote", 2),
+    ("import smtplib\nsmtplib.SMTP('smtp.gmail.com', 587)", "socket-remote", 2),
+    ("import subprocess, sys\nsubprocess.check_call([sys.executable, '-m', 'pip', 'install', 'x'])",
+     "pip-install", 2),
+    ("import subprocess\nsubprocess.run('git clone https://github.com/a/b', shell=True)", "git-remote", 2),
+    ("import os\nos.system('wget https://example.org/f')", "download-tool", 2),
+    ("from subprocess import run as sh\nsh(['curl', '-O', 'https://example.org/f'])", "download-tool", 2),
+    ("import git\ngit.Repo.clone_from('https://github.com/a/b', 'b')", "git-remote", 2),
+    ("from nltk import *\ndownload('punkt')", "nltk-download", 2),
+]
+
+NEGATIVE = [
+    "!pip install --no-index --find-links /wheels numpy",
+    "%pip install --no-index numpy",
+    "!pip install -i http://localhost:3141/simple numpy",
+    "!pip list",
+    "!pip freeze > requirements.txt",
+    "!pip show numpy",
+    "%uv pip install --offline numpy",
+    "!mamba install --offline numpy",
+    "!git status",
+    "!git log --oneline | head",
+    "!git clone /project/shared/repo.git",
+    "!curl http://localhost:8888/api/status",
+    "!wget http://127.0.0.1:8000/file",
+    "!curl --version",
+    "!ls -la data/",
+    "!echo https://example.org",
+    "%%bash\necho 'see https://example.org for details'\nls\n",
+    "%%writefile fetch.sh\ncurl https://example.org\n",
+    "%%html\n<script src='https://cdn.example.org/x.js'></script>\n",
+    "%matplotlib inline",
+    "x = 10 % 3",
+    "# see https://huggingface.co/bert-base-uncased\nimport numpy as np",
+    "url = 'https://example.org/data.csv'\nprint(url)",
+    "with open('links.txt', 'w') as f:\n    f.write('https://example.org\\n')",
+    "def download(url):\n    pass\ndownload('https://example.org/x')",
+    "import mylib\nmylib.download('https://example.org/x')",
+    "import pandas as pd\ndf = pd.read_csv('data/local.csv')",
+    "import pandas as pd\npd.read_csv('/scratch/user/data.csv')",
+    "import pandas as pd\npd.read_csv(path)",
+    "from transformers import AutoModel\nAutoModel.from_pretrained('/scratch/models/bert')",
+    "from transformers import AutoModel\nAutoModel.from_pretrained('./bert')",
+    "from transformers import AutoModel\nAutoModel.from_pretrained('bert-base-uncased', local_files_only=True)",
+    "from transformers import AutoModel\nAutoModel.from_pretrained(model_dir)",
+    "from transformers import pipeline\npipeline('fill-mask', model='/scratch/models/bert')",
+    "from datasets import load_dataset\nload_dataset('csv', data_files='train.csv')",
+    "from datasets import load_from_disk\nload_from_disk('/scratch/ds')",
+    "import torchvision\ntorchvision.datasets.MNIST('data', download=False)",
+    "import torchvision\ntorchvision.datasets.MNIST('data')",
+    "import torchvision\ntorchvision.models.resnet50(weights=None)",
+    "import torch\ntorch.hub.load('/project/repos/vision', 'resnet18', source='local')",
+    "import torch\ntorch.load('model.pt')",
+    "import keras\nkeras.applications.ResNet50(weights=None)",
+    "import keras\nkeras.applications.ResNet50(weights='/project/weights.h5')",
+    "import tensorflow_datasets as tfds\ntfds.load('mnist', download=False, data_dir='/scratch/tfds')",
+    "from sklearn.datasets import load_iris, load_digits\nX, y = load_iris(return_X_y=True)",
+    "from sklearn.datasets import fetch_openml\nfetch_openml",
+    "from sklearn.datasets import fetch_covtype\nfetch_covtype(download_if_missing=False)",
+    "import spacy\nnlp = spacy.load('en_core_web_sm')",
+    "import stanza\nstanza.Pipeline('en', download_method=None)",
+    "import wandb\nwandb.init(mode='offline')",
+    "import requests\nrequests.get('http://localhost:8000/health')",
+    "import requests\nrequests.get('http://127.0.0.1:5000')",
+    "import requests\nrequests.get('http://[::1]:8080/')",
+    "import httpx\nhttpx.get('http://node042:8787/status')",
+    "import socket\nsocket.create_connection(('localhost', 8888))",
+    "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('/tmp/sock')",
+    "from openai import OpenAI\nOpenAI(base_url='http://localhost:8000/v1')",
+    "from ultralytics import YOLO\nYOLO('/project/weights/best.pt')",
+    "import subprocess\nsubprocess.run(['ls', '-l'])",
+    "import os\nos.system('pip list')",
+    "import requests\nrequests.get('https://example.org')  # kernelctl: allow-net",
+    "!pip install x  # kernelctl: allow-net",
+    "%%bash\ncurl https://example.org  # kernelctl: allow-net\n",
+    "requests.get('https://example.org')",
+    "import requests\nrequests = None\nrequests.get('https://example.org')",
+    "def f(:\n    !pip install x",
+]
+
+
+@pytest.mark.parametrize(("source", "rule", "line"), POSITIVE, ids=[p[0][:60] for p in POSITIVE])
+def test_positive_cells_are_flagged(source: str, rule: str, line: int) -> None:
+    findings = check_source(source)
+    assert [(f.rule, f.line) for f in findings] == [(rule, line)]
+    assert findings[0].hint == RULES[rule].hint and findings[0].message
+
+
+@pytest.mark.parametrize("source", NEGATIVE, ids=[n[:60] for n in NEGATIVE])
+def test_negative_cells_are_not_flagged(source: str) -> None:
+    assert check_source(source) == []
+
+
+def test_every_rule_has_a_positive_case() -> None:
+    assert {rule for _, rule, _ in POSITIVE} == set(RULES)
+
+
+@pytest.mark.parametrize(("source", "rule", "line"),
+                         [p for p in POSITIVE if p[0].lstrip().startswith(("!", "%", "x =", "out =", "files =", "for"))])
+def test_stdlib_fallback_parses_ipython_syntax(monkeypatch: pytest.MonkeyPatch, source: str, rule: str,
+                                               line: int) -> None:
+    """Without IPython (the CLI in a bare environment) the common !/% forms still work."""
+    monkeypatch.setattr(checker_module, "_transformer", False)
+    assert [(f.rule, f.line) for f in Checker().check(source)] == [(rule, line)]
+
+
+def test_fallback_transform_matches_ipython() -> None:
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    cells = ["!pip install x", "x = !ls -l", "y = %sx wget a", "%pip install y", "!!date",
+             "for p in ps:\n    !pip install $p\n    %time f()", "%%bash\ncurl a\necho 'b'\n", "a = 5 % 3"]
+    manager = TransformerManager()
+    for cell in cells:
+        assert ast.dump(ast.parse(fallback_transform(cell))) == ast.dump(ast.parse(manager.transform_cell(cell)))
+
+
+def test_aliases_carry_across_cells() -> None:
+    cells = ["import pandas as pd\nfrom sklearn.datasets import fetch_openml as get_data",
+             "MODEL = 'bert-base-uncased'\nURL = 'https://example.org/a.csv'",
+             "df = pd.read_csv(URL)",
+             "X = get_data('mnist_784')",
+             "from transformers import AutoModel\nAutoModel.from_pretrained(MODEL)"]
+    results = iter_findings(cells)
+    assert [[f.rule for f in cell] for cell in results] == [
+        [], [], ["remote-read"], ["sklearn-fetch"], ["hf-from-pretrained"]]
+
+
+def test_kernel_namespace_lookup_resolves_names_from_earlier_cells() -> None:
+    import urllib.request
+
+    namespace = {"ur": urllib.request, "opener": urllib.request.urlopen, "target": "https://example.org/x",
+                 "local": "http://localhost:1/x"}
+
+    def lookup(name: str) -> tuple[str | None, object]:
+        from kernelctl.netguard.rules import UNKNOWN
+
+        value = namespace.get(name, UNKNOWN)
+        if isinstance(value, str):
+            return None, value
+        if value is urllib.request:
+            return "urllib.request", UNKNOWN
+        if value is urllib.request.urlopen:
+            return "urllib.request.urlopen", UNKNOWN
+        return None, UNKNOWN
+
+    checker = Checker()
+    assert [f.rule for f in checker.check("ur.urlopen(target)", Scope(lookup=lookup))] == ["http-request"]
+    assert [f.rule for f in checker.check("opener(target)", Scope(lookup=lookup))] == ["http-request"]
+    assert checker.check("ur.urlopen(local)", Scope(lookup=lookup)) == []
+
+
+def test_environment_offline_switches_silence_covered_rules() -> None:
+    env = {"PIP_NO_INDEX": "1", "UV_OFFLINE": "1", "CONDA_OFFLINE": "true", "WANDB_MODE": "offline"}
+    covered = ["!pip install numpy", "%uv pip install x", "%conda install y", "import wandb\nwandb.init()"]
+    silenced = Checker(Context(env=env))
+    assert all(silenced.check(c) == [] for c in covered)
+    assert all(Checker(Context(env={})).check(c) for c in covered)
+    # Not covered by any switch: still reported.
+    assert [f.rule for f in silenced.check("!git clone https://github.com/a/b")] == ["git-remote"]
+
+
+def test_allowlist_makes_site_hosts_local() -> None:
+    ctx = Context(policy=HostPolicy([".alliancecan.ca", "10.0.0.0/8", "mirror.site.org"]))
+    checker = Checker(ctx)
+    for source in ["!pip install -i https://pypi.alliancecan.ca/simple x",
+                   "import requests\nrequests.get('https://docs.alliancecan.ca/x')",
+                   "import requests\nrequests.get('http://10.2.3.4:9000/bucket')",
+                   "!git clone https://mirror.site.org/repo.git"]:
+        assert checker.check(source) == [], source
+    assert checker.check("import requests\nrequests.get('https://alliancecan.ca.evil.org/x')")
+
+
+def test_host_policy() -> None:
+    policy = HostPolicy([".alliancecan.ca", "192.0.2.0/24", "proxy.site"])
+    for host in ["localhost", "127.0.0.1", "127.8.9.1", "::1", "::ffff:127.0.0.1", "10.1.2.3", "172.20.0.1",
+                 "192.168.1.1", "100.64.3.4", "fe80::1", "node123", "gra-login1", "x.localhost", "host.local",
+                 "alliancecan.ca", "a.b.alliancecan.ca", "192.0.2.7", "proxy.site", b"localhost", None, ""]:
+        assert policy.allowed(host), host
+    for host in ["example.org", "huggingface.co", "8.8.8.8", "2001:4860:4860::8888", "evilalliancecan.ca",
+                 "alliancecan.ca.example.org", b"pypi.org"]:
+        assert not policy.allowed(host), host
+    assert policy.url_is_remote("s3://bucket/key") is True
+    assert policy.url_is_remote("file:///tmp/x") is False
+    assert policy.url_is_remote("data/x.csv") is None
+    with pytest.raises(ValueError):
+        HostPolicy(["not a host!"])
+
+
+def test_notebook_cells_markdown_and_tags(tmp_path: Path) -> None:
+    notebook = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": ["!pip install x\n", "nltk.download('a')"]},
+        {"cell_type": "code", "metadata": {"tags": ["kernelctl-allow-net"]},
+         "source": ["import nltk\n", "nltk.download('punkt')\n"]},
+        {"cell_type": "code", "metadata": {}, "source": ["nltk.download('stopwords')"]},
+        {"cell_type": "raw", "metadata": {}, "source": "!wget https://example.org"},
+    ]}
+    found = check_notebook(notebook, Checker())
+    assert [(cell, f.rule, f.line) for cell, f in found] == [(2, "nltk-download", 1)]
+    r_notebook = dict(notebook, metadata={"kernelspec": {"language": "R", "name": "ir"}})
+    assert check_notebook(r_notebook, Checker()) == []
+
+
+def test_relative_model_dir_next_to_the_file_is_local(tmp_path: Path) -> None:
+    (tmp_path / "my-model").mkdir()
+    script = tmp_path / "train.py"
+    script.write_text("from transformers import AutoModel\nAutoModel.from_pretrained('my-model')\n"
+                      "AutoModel.from_pretrained('gpt2')\n")
+    found = checker_module.check_file(script, Checker())
+    assert [(cell, f.line) for cell, f in found] == [(None, 3)]
+
+
+def test_analysis_is_cached_by_cell_text() -> None:
+    checker = Checker()
+    source = "import nltk\nnltk.download('punkt')"
+    assert checker.analyze(source) is checker.analyze(source)
+    assert [f.rule for f in checker.check(source)] == [f.rule for f in checker.check(source)] == ["nltk-download"]
+
+
+def test_kernel_settings_shapes() -> None:
+    argv, env = kernel_settings("warn", ["/cvmfs/wheels/generic", "/project/wh"], [".alliancecan.ca", "10.0.0.0/8"])
+    assert argv == ["--ext", "kernelctl_netguard"]
+    assert env["KERNELCTL_NETGUARD"] == "warn"
+    assert env["KERNELCTL_NETGUARD_ALLOW"] == ".alliancecan.ca,10.0.0.0/8"
+    assert env["PIP_NO_INDEX"] == "1" and env["PIP_FIND_LINKS"] == "/cvmfs/wheels/generic /project/wh"
+    for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_EVALUATE_OFFLINE",
+                "YOLO_OFFLINE", "UV_OFFLINE", "PIP_DISABLE_PIP_VERSION_CHECK"):
+        assert env[key] == "1", key
+    assert env["WANDB_MODE"] == "offline" and env["CONDA_OFFLINE"] == "true"
+    assert all(isinstance(v, str) for v in env.values())
+
+    argv, env = kernel_settings("block", [], [])
+    assert argv == ["--ext", "kernelctl_netguard"] and env["KERNELCTL_NETGUARD"] == "block"
+    assert "KERNELCTL_NETGUARD_ALLOW" not in env and "PIP_FIND_LINKS" not in env
+
+    argv, env = kernel_settings("off", ["/wh"], [".x.org"])
+    assert argv == []
+    assert env["PIP_NO_INDEX"] == "1" and env["PIP_FIND_LINKS"] == "/wh" and env["UV_OFFLINE"] == "1"
+    assert not any(k.startswith(("KERNELCTL_", "HF_")) or k == "WANDB_MODE" for k in env)
+
+    for bad in [("loud", [], []), ("warn", ["/path with space"], []), ("warn", [], ["bad host!"])]:
+        with pytest.raises(ValueError):
+            kernel_settings(*bad)
+
+
+def test_install_runtime_copies_and_replaces(tmp_path: Path) -> None:
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    target = install_runtime(site)
+    assert target == site / "kernelctl_netguard"
+    names = sorted(p.name for p in target.iterdir())
+    source_dir = Path(checker_module.__file__).parent
+    assert names == sorted(p.name for p in source_dir.glob("*.py"))
+    (target / "stale.py").write_text("")
+    assert install_runtime(site) == target
+    assert not (target / "stale.py").exists()
+    assert sorted(os.listdir(site)) == ["kernelctl_netguard"]  # no temp dirs left behind
+    # Relative imports only: the copy imports under its own top-level name.
+    probe = (f"import sys; sys.path.insert(0, {str(site)!r}); import kernelctl_netguard as n, "
+             "kernelctl_netguard.extension, kernelctl_netguard.checker as c; "
+             "assert 'kernelctl' not in sys.modules; "
+             "print(len(c.check_source('!git clone https://github.com/a/b')))")
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1"
+
+
+def test_netguard_package_is_stdlib_only() -> None:
+    """Every import in the runtime package is relative, stdlib, or IPython imported lazily."""
+    import sys
+
+    package = Path(checker_module.__file__).parent
+    for file in package.glob("*.py"):
+        tree = ast.parse(file.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                continue
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top == "__future__" or (
+                    top == "IPython" and node.col_offset > 0), f"{file.name}: import {name}"
+
+
+def test_json_notebook_roundtrip_positions(tmp_path: Path) -> None:
+    """Findings inside a notebook keep the right cell index and cell-relative line."""
+    cells = [{"cell_type": "markdown", "metadata": {}, "source": "# Title"},
+             {"cell_type": "code", "metadata": {}, "source": "import os\n\n\nos.system('git pull')"}]
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}))
+    found = checker_module.check_file(path, Checker())
+    assert [(cell, f.rule, f.line) for cell, f in found] == [(1, "git-remote", 4)]
