@@ -14,6 +14,7 @@ COMMANDS = (
     "export",
     "rebuild",
     "doctor",
+    "doctor",
     "wheelhouse",
     "scan",
 )
