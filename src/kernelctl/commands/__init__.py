@@ -14,7 +14,6 @@ COMMANDS = (
     "export",
     "rebuild",
     "doctor",
-    "doctor",
     "wheelhouse",
     "scan",
 )
