@@ -7,6 +7,9 @@ directory and copies the new one file by file, so a crash in between leaves a la
 with missing files. Instead the spec is written in a staging directory next to the
 destination and moved in with ``rename``, or, when replacing, file by file with
 ``os.replace`` and kernel.json last, so every instant shows a complete, working spec.
+
+Every spec carries the kernelctl logo of its language (``kernelspecs/LANGUAGE/`` at the
+repo root, shipped in the package as ``kernelctl/kernelspecs``), or the user's own.
 """
 
 from __future__ import annotations
@@ -21,9 +24,15 @@ from typing import Any
 
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
+from kernelctl.errors import UsageError
 from kernelctl.fsutil import remove_tree, write_atomic
 
 STAGING = ".kernelctl-staging"
+TEMPLATES = Path(__file__).with_name("kernelspecs")
+LOGO_FILES = ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg")
+# What a user's logo becomes, by its extension. Jupyter cannot resize without extra
+# dependencies, and JupyterLab shows the 64x64 PNG, scaled, when there is no SVG.
+USER_LOGO_NAMES = {".png": "logo-64x64.png", ".svg": "logo-svg.svg"}
 
 
 def spec_manager() -> KernelSpecManager:
@@ -71,13 +80,40 @@ def all_specs() -> list[InstalledSpec]:
     return found
 
 
-def stage(kernels_dir: Path, name: str, kernel_json: dict[str, Any], files: dict[str, Path | str]) -> Path:
+def logo_files(language: str = "python", logo: Path | None = None) -> dict[str, Path]:
+    """The logo files of a spec, as file name -> source path.
+
+    Without ``logo``, kernelctl's mark for ``language``. With it, the user's file alone, by
+    extension: a ``.png`` (square; Jupyter scales it) as ``logo-64x64.png``, an ``.svg`` as
+    ``logo-svg.svg``. kernelctl's own logos are then left out, because JupyterLab prefers the
+    SVG to the PNG and other front ends the PNGs, and a kernel should not show two different
+    logos depending on where it is looked at.
+    """
+    if logo is None:
+        templates = TEMPLATES / language
+        if not templates.is_dir():
+            raise ValueError(f"no kernelspec template for language {language!r} in {TEMPLATES}")
+        return {filename: templates / filename for filename in LOGO_FILES}
+    target = USER_LOGO_NAMES.get(logo.suffix.lower())
+    if target is None:
+        raise UsageError(f"cannot use {logo} as a kernel logo: it must be a .png or an .svg file",
+                         "Pass a square PNG (64x64 looks sharpest) or an SVG.")
+    if not logo.is_file():
+        raise UsageError(f"logo file not found: {logo}")
+    return {target: logo}
+
+
+def stage(kernels_dir: Path, name: str, kernel_json: dict[str, Any], files: dict[str, Path | str],
+          language: str = "python", logo: Path | None = None) -> Path:
     """Write a complete spec for ``name`` into a fresh staging dir; return the spec dir.
 
     The staging dir lives under ``kernels_dir/.kernelctl-staging/`` (same filesystem, so the
     final move is a rename). Jupyter skips it: ``.kernelctl-staging`` holds no kernel.json.
-    ``files`` maps a file name to a source path to copy or to text to write.
+    ``files`` maps a file name to a source path to copy or to text to write. The logos come
+    from :func:`logo_files` (``language``'s kernelctl mark, or ``logo``) and are checked
+    before anything is written.
     """
+    files = {**logo_files(language, logo), **files}
     spec_dir = kernels_dir / STAGING / secrets.token_hex(6) / name
     spec_dir.mkdir(parents=True)
     for filename, content in files.items():
