@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kernelctl import julia, kernelspec
+from kernelctl import julia, kernelspec, netguard_config
 from kernelctl.backends import InstallRequest, get_backend
 from kernelctl.backends.base import disk_full_error, is_disk_full
 from kernelctl.errors import KernelctlError
@@ -30,7 +30,7 @@ from kernelctl.output import Progress
 from kernelctl.paths import envs_dir, store_dir
 from kernelctl.requirements import RequirementFile
 from kernelctl.venv import (Interpreter, create_virtualenv, installed_distributions, python_of,
-                            write_pip_config)
+                            site_packages, write_pip_config)
 
 KERNEL_PACKAGE = "ipykernel"
 
@@ -141,6 +141,8 @@ def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress:
     wanted = [KERNEL_PACKAGE, *plan.requirements]
     with progress.step(f"Installing {', '.join(wanted)} from the wheelhouse ({len(plan.wheelhouses)} dir(s), no index)"):
         _install(plan, prefix, wanted, verbose)
+        # Always there, so that the netguard mode can be switched on later without a rebuild.
+        netguard_config.install_runtime(site_packages(prefix, interpreter.minor))
         installed = installed_distributions(prefix, plan.name)
         progress.note(f"{len(installed)} packages in the env")
     manifest = Manifest(
@@ -178,6 +180,7 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
             manifest = _make_env(plan, plan.interpreter, prefix, progress, verbose)
             spec = kernel_json(plan, plan.interpreter, prefix)
             config = launch_config(prefix, plan.options, module_system)
+            netguard_config.apply(spec, config, plan.options, plan.wheelhouses)
         with progress.step("Writing the kernelspec"):
             staged = kernelspec.stage(kernels_dir, plan.name, spec, {
                 LAUNCHER_NAME: LAUNCHER_SOURCE,

@@ -13,6 +13,7 @@ COMMANDS = (
     "remove",
     "export",
     "rebuild",
+    "netguard",
     "doctor",
     "wheelhouse",
     "scan",

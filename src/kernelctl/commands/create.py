@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from kernelctl import julia, kernelspec, modules
+from kernelctl import julia, kernelspec, modules, netguard_config
 from kernelctl.build import BuildPlan, build, clean_leftovers
 from kernelctl.commands.common import add_json_flag, add_parser, add_wheelhouse_option
 from kernelctl.errors import KernelctlError, UsageError
@@ -37,6 +37,8 @@ def create(
     purge: bool = False,
     language: str = "python",
     julia_settings: julia.JuliaSettings | None = None,
+    netguard: str = "warn",
+    netguard_allow: Sequence[str] = (),
     progress: Progress | None = None,
     verbose: bool = False,
 ) -> Manifest:
@@ -55,6 +57,8 @@ def create(
                          "from modules (e.g. --module ijulia-kernel).")
     requirements = check_requirements(packages)
     files = read_requirement_files(requirement_files)
+    guard = Options(netguard=netguard, netguard_allow=list(netguard_allow))
+    netguard_config.validate(guard, [])
     # The modules may supply the interpreter (python/3.11) and pip's configuration.
     with modules.loaded(module_names, purge) as module_system, name_lock(name):
         if language == julia.LANGUAGE:
@@ -69,7 +73,8 @@ def create(
                 name=name, interpreter=find_interpreter(python), python_requested=python,
                 wheelhouses=list(discover(wheelhouses).dirs), requirements=requirements, requirement_files=files,
                 options=Options(display_name=display_name, system_site_packages=system_site_packages,
-                                backend=backend, modules=list(module_names), purge=purge),
+                                backend=backend, modules=list(module_names), purge=purge,
+                                netguard=guard.netguard, netguard_allow=guard.netguard_allow),
                 module_system=module_system,
             )
         existing = kernelspec.find_spec(name)
@@ -116,6 +121,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help=f"Julia project for the kernel (default: {julia.DEFAULT_PROJECT}, the nearest Project.toml)")
     parser.add_argument("--julia-depot", metavar="DIR",
                         help="put DIR first on JULIA_DEPOT_PATH (default: as the modules set it)")
+    parser.add_argument("--netguard", choices=netguard_config.MODES, default="warn",
+                        help="warn (default) or block when notebook code reaches for the internet; off: neither")
+    parser.add_argument("--netguard-allow", metavar="HOST", action="append", default=[],
+                        help="a host, '.domain' suffix or CIDR that netguard never flags (repeatable)")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not start the kernel to check it before registering it")
     parser.add_argument("--force", action="store_true", help="replace an existing kernel of the same name")
@@ -138,8 +147,8 @@ def run(args: argparse.Namespace) -> int:
         args.name, args.packages, requirement_files=args.requirement, wheelhouses=args.wheelhouse,
         python=args.python, display_name=args.display_name, system_site_packages=args.system_site_packages,
         verify=args.verify, force=args.force, backend=args.backend, module_names=args.modules, purge=args.purge,
-        language=args.language, julia_settings=settings,
-        progress=progress, verbose=args.verbose,
+        language=args.language, julia_settings=settings, netguard=args.netguard,
+        netguard_allow=args.netguard_allow, progress=progress, verbose=args.verbose,
     )
     if args.json:
         print_json(manifest.to_dict())
