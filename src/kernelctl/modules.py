@@ -12,6 +12,7 @@ exist. Module names are only ever passed as arguments, never through a shell.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,11 +20,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kernelctl.errors import KernelctlError
+from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.launcher.kernelctl_launch import ModuleError, load_modules, module_command
 
 LMOD = "lmod"
 TCL = "tcl"
+
+# What module names are made of (python/3.11, StdEnv/2023, Python/3.11.3-GCCcore-12.3.0,
+# gtk+/3, py-numpy@1.26). Anything else is refused before a module command sees it: Lmod
+# 8.6 passes some names to a shell of its own (a name with a quote in it runs code there),
+# and a leading "-" would be read as an option.
+_MODULE_NAME = re.compile(r"^[A-Za-z0-9_.+@][A-Za-z0-9_.+@/-]*$")
+
+
+def check_names(names: Sequence[str]) -> list[str]:
+    """``names`` as a list, or :class:`UsageError` for the first one no module can have."""
+    for name in names:
+        if not _MODULE_NAME.match(name):
+            raise UsageError(f"{name!r} is not a module name",
+                             "Module names use letters, digits and . _ + @ - / only (e.g. scipy-stack/2024a).")
+    return list(names)
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,7 @@ def loaded(names: Sequence[str], purge: bool) -> Iterator[ModuleSystem | None]:
     if not names and not purge:
         yield None
         return
+    check_names(names)
     system = detect()
     env = load(system, names, purge, os.environ)
     saved = dict(os.environ)
