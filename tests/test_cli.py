@@ -1,0 +1,57 @@
+"""The CLI surface: help everywhere, `jupyter kernelctl`, the Python API behind it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kernelhelpers import kernelctl
+
+import kernelctl as api
+from kernelctl.cli import build_parser
+
+COMMANDS = [name for name in build_parser()._subparsers._group_actions[0].choices]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_examples(command: str) -> None:
+    proc = kernelctl(command, "--help")
+    assert proc.stdout.startswith(f"usage: kernelctl {command}")
+    assert "examples:" in proc.stdout or command == "wheelhouse"
+
+
+def test_wheelhouse_subcommands_have_help() -> None:
+    for sub in ("fetch", "avail", "check", "audit"):
+        assert "examples:" in kernelctl("wheelhouse", sub, "--help").stdout
+
+
+def test_no_command_prints_usage_and_exits_2() -> None:
+    proc = kernelctl(check=False)
+    assert proc.returncode == 2 and "usage: kernelctl" in proc.stderr
+
+
+def test_jupyter_subcommand_dispatch() -> None:
+    jupyter = Path(sys.executable).with_name("jupyter")
+    if not jupyter.exists():
+        jupyter = Path(shutil.which("jupyter") or "jupyter")
+    bin_dir = str(Path(sys.executable).parent)
+    proc = subprocess.run([str(jupyter), "kernelctl", "list", "--json"], capture_output=True, text=True,
+                          env={**os.environ, "PATH": bin_dir + ":" + os.environ["PATH"]})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_python_api_matches_the_cli(real_wheelhouse: Path) -> None:
+    manifest = api.create("apikernel", wheelhouses=[real_wheelhouse], verify=False)
+    assert manifest.name == "apikernel" and "ipykernel" in manifest.installed
+    assert [k["name"] for k in api.list_kernels()] == ["apikernel"]
+    assert api.show("apikernel")["prefix"] == manifest.prefix
+    assert "ipykernel==" in api.export("apikernel")
+    with pytest.raises(api.KernelctlError):
+        api.show("missing")
+    api.remove("apikernel")
+    assert api.list_kernels() == []
