@@ -107,6 +107,43 @@ def fallback_transform(source: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# Leaves and markers that never contain a call, import or assignment: not worth visiting.
+_LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias, ast.arg, ast.arguments,
+                     *(c for c in (ast.operator, ast.boolop, ast.unaryop, ast.cmpop) for c in c.__subclasses__())})
+
+
+def _walk(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` that may matter (like ``ast.walk``, minus leaves; about twice as fast)."""
+    out: list[ast.AST] = []
+    stack = [tree]
+    leaves = _LEAVES
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        for name in node._fields:
+            child = getattr(node, name, None)
+            if type(child) is list:
+                stack.extend(c for c in child if isinstance(c, ast.AST) and type(c) not in leaves)
+            elif isinstance(child, ast.AST) and type(child) not in leaves:
+                stack.append(child)
+    return out
+
+
+def _may_resolve(func: ast.AST) -> bool:
+    """Whether a callee could resolve to a watched name: rooted at a plain name, or ending in
+    a name matched on any receiver (``df['a'].rolling(3).mean`` can never match)."""
+    if type(func) is ast.Attribute and func.attr in WATCHED_NAMES:
+        return True
+    while True:
+        kind = type(func)
+        if kind is ast.Attribute:
+            func = func.value
+        elif kind is ast.Call:
+            func = func.func
+        else:
+            return kind is ast.Name
+
+
 def _leading_blank_lines(source: str) -> int:
     """How many lines IPython's cleanup drops from the top (its line numbers start after them)."""
     count = 0
@@ -184,7 +221,7 @@ class Checker:
 
     def _collect(self, tree: ast.AST, offset: int, analysis: Analysis, pragma: frozenset[int]) -> None:
         events: list[tuple] = []
-        for node in ast.walk(tree):
+        for node in _walk(tree):
             kind = type(node)
             if kind is ast.Call:
                 line = node.lineno + offset
@@ -197,7 +234,7 @@ class Checker:
                     sub = Analysis()
                     self._ipython_call(sub, func.attr, node, line, pragma)
                     events.extend(((line, node.col_offset, i), e) for i, e in enumerate(sub.events))
-                else:
+                elif _may_resolve(func):
                     events.append(((line, node.col_offset, 0), (_CALL, line, node)))
             elif kind is ast.Import or kind is ast.ImportFrom:
                 for alias in node.names:

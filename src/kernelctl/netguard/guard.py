@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import os
-import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -37,7 +36,6 @@ _WATCHED = frozenset({
 # their own connection errors. Protocol-level events only name the real target for the
 # warning (through a proxy, the socket only sees the proxy).
 _BLOCKING = frozenset({"socket.getaddrinfo", "socket.gethostbyname", "socket.connect", "socket.sendto"})
-_INET = (socket.AF_INET, socket.AF_INET6)
 
 
 class NetworkBlockedError(ConnectionRefusedError):
@@ -75,6 +73,12 @@ class Guard:
         self._seen: set[str] = set()
         self._named_host = False
         self._failed = False
+        self._allowed: dict[str, bool] = {}
+
+    def set_policy(self, policy: HostPolicy) -> None:
+        """Use ``policy`` from now on (and forget decisions made under the old one)."""
+        self.policy = policy
+        self._allowed = {}
 
     def new_cell(self, quiet: bool = False) -> None:
         """Forget the hosts already reported: each cell reports them again."""
@@ -82,11 +86,16 @@ class Guard:
         self._named_host = False
         self.quiet = quiet
 
-    def check(self, event: str, args: tuple) -> None:
-        """Report (and in block mode refuse) the host behind one audit event."""
-        host = _host_of(event, args)
-        if host is None or self.policy.allowed(host):
+    def check(self, event: str, host: str) -> None:
+        """Report (and in block mode refuse) traffic to ``host`` seen in one audit event."""
+        allowed = self._allowed.get(host)
+        if allowed is None:  # cached: the same few hosts come back on every connect
+            if len(self._allowed) > 4096:
+                self._allowed.clear()
+            allowed = self._allowed[host] = self.policy.allowed(host)
+        if allowed:
             return
+        host = host.strip("[]").lower()
         is_name = not host[:1].isdigit() and ":" not in host
         # An IP address right after a warned-about name is that name's address: say it once.
         if host not in self._seen and (is_name or not self._named_host):
@@ -110,14 +119,24 @@ _installed = False
 
 
 def _hook(event: str, args: tuple) -> None:
+    # Called for every audit event in every thread: keep the common paths to a few lookups.
     if event not in _WATCHED:
         return
     guard = GUARD
-    if guard.mode == "off" or guard.quiet or getattr(_tls, "busy", False):
+    if guard.mode == "off" or guard.quiet:
+        return
+    try:
+        host = _host_of(event, args)
+        if host is None or guard._allowed.get(host):
+            return
+    except Exception as error:
+        guard.fail(error)
+        return
+    if getattr(_tls, "busy", False):
         return
     _tls.busy = True  # writing the warning may itself raise audit events
     try:
-        guard.check(event, args)
+        guard.check(event, host)
     except NetworkBlockedError:
         raise
     except Exception as error:  # never break the user's code because of the guard
@@ -127,14 +146,13 @@ def _hook(event: str, args: tuple) -> None:
 
 
 def _host_of(event: str, args: tuple) -> str | None:
-    """The remote host an audit event is about, or None for local or unknowable ones."""
-    if event == "socket.getaddrinfo" or event == "socket.gethostbyname":
+    """The remote host (as given) an audit event is about, or None for local or unknowable ones."""
+    if event == "socket.connect" or event == "socket.sendto":
+        address = args[1]
+        # AF_INET/AF_INET6 addresses are (host, port, ...); AF_UNIX ones are str or bytes.
+        host = address[0] if type(address) is tuple and address else None
+    elif event == "socket.getaddrinfo" or event == "socket.gethostbyname":
         host = args[0] if args else None
-    elif event == "socket.connect" or event == "socket.sendto":
-        sock, address = args[0], args[1]
-        if getattr(sock, "family", None) not in _INET or not isinstance(address, tuple) or not address:
-            return None
-        host = address[0]
     elif event == "urllib.Request":
         parts = urlsplit(args[0]) if args and isinstance(args[0], str) else None
         if parts is None or parts.scheme not in ("http", "https", "ftp"):
@@ -142,11 +160,11 @@ def _host_of(event: str, args: tuple) -> str | None:
         host = parts.hostname
     else:  # http.client.connect, ftplib.connect, ...: (self, host, port)
         host = args[1] if len(args) > 1 else None
+    if type(host) is str:
+        return host or None
     if isinstance(host, bytes):
-        host = host.decode("ascii", "replace")  # IDNA-encoded names are ASCII
-    if not isinstance(host, str) or not host:
-        return None
-    return host.strip("[]").lower()
+        return host.decode("ascii", "replace") or None  # IDNA-encoded names are ASCII
+    return None
 
 
 def install(mode: str, policy: HostPolicy, emit: Callable[[str], None] | None = None) -> Guard:
@@ -155,7 +173,7 @@ def install(mode: str, policy: HostPolicy, emit: Callable[[str], None] | None = 
     if mode not in MODES:
         raise ValueError(f"netguard mode must be one of {', '.join(MODES)}, not {mode!r}")
     GUARD.mode = mode
-    GUARD.policy = policy
+    GUARD.set_policy(policy)
     GUARD.emit = emit or _stderr
     if not _installed and mode != "off":
         sys.addaudithook(_hook)
