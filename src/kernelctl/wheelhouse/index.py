@@ -15,14 +15,16 @@ as they are met; they are never fatal.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from kernelctl.wheelhouse.filenames import InvalidWheelName, WheelName, is_dummy_version, parse
+from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, normalize, parse
 from kernelctl.wheelhouse.metadata_cache import DirCache, WheelMetadata, cache_root
 
 _VERSIONS: dict = {}
+_BUILD = re.compile(r"(\d+)(.*)")
 
 
 def version_of(text: str):
@@ -45,20 +47,35 @@ class Problem(NamedTuple):
 
 
 class Wheel:
-    """One wheel file of the index."""
+    """One wheel file of the index.
 
-    __slots__ = ("path", "dir_index", "filename", "name", "project", "version_str", "build", "tags", "_version")
+    The fields come from the file name, which :func:`kernelctl.wheelhouse.filenames.parse`
+    (that is, :func:`packaging.utils.parse_wheel_filename`) has validated.
+    """
 
-    def __init__(self, directory: str, dir_index: int, parsed: WheelName) -> None:
-        self.path = os.path.join(directory, parsed.filename)
+    __slots__ = ("directory", "dir_index", "filename", "name", "project", "version_str", "build", "tags", "_version")
+
+    def __init__(self, directory: str, dir_index: int, filename: str) -> None:
+        parts = filename[:-4].split("-")
+        self.directory = directory
         self.dir_index = dir_index
-        self.filename = parsed.filename
-        self.name = parsed.name
-        self.project = parsed.project
-        self.version_str = parsed.version
-        self.build = parsed.build
-        self.tags = parsed.tags
+        self.filename = filename
+        self.name = parts[0]
+        self.project = normalize(parts[0])
+        self.version_str = parts[1]
+        build: tuple = ()
+        if len(parts) == 6:
+            match = _BUILD.match(parts[2])
+            if match:
+                build = (int(match.group(1)), match.group(2))
+        self.build = build
+        self.tags = "-".join(parts[-3:])
         self._version = None
+
+    @property
+    def path(self) -> str:
+        """The wheel's full path."""
+        return f"{self.directory}/{self.filename}"
 
     @property
     def version(self):
@@ -87,6 +104,7 @@ class WheelhouseIndex:
         self._groups = [c.groups() for c in self._caches]
         self._wheels: dict[str, list[Wheel]] = {}
         self._problems: dict[str, Problem] = {}
+        self._meta: dict[tuple[int, str], WheelMetadata] = {}
 
     @classmethod
     def from_wheelhouse(cls, wheelhouse, **kwargs) -> "WheelhouseIndex":
@@ -108,30 +126,53 @@ class WheelhouseIndex:
     def __contains__(self, project: str) -> bool:
         return any(project in g for g in self._groups)
 
-    def wheels(self, project: str) -> list[Wheel]:
-        """The validly named wheels of ``project`` (normalised), by directory priority then name."""
-        try:
-            return self._wheels[project]
-        except KeyError:
-            pass
+    def wheels(self, project: str, accept: Callable[[str], object] | None = None) -> list[Wheel]:
+        """The validly named wheels of ``project`` (normalised), by directory priority then name.
+
+        With ``accept``, a test on the file name's compressed tag triple
+        (``cp311-cp311-linux_x86_64``), only the accepted files are checked and returned:
+        a resolver for one target never looks at the wheels built for other Pythons.
+        """
+        if accept is None:
+            try:
+                return self._wheels[project]
+            except KeyError:
+                pass
         found: list[Wheel] = []
         for index, (groups, dcache) in enumerate(zip(self._groups, self._caches)):
-            names = dcache.names
-            for filename in groups.get(project, ()):
-                parsed = names.get(filename)
-                if parsed is None:
-                    try:
-                        parsed = tuple(parse(filename))
-                    except InvalidWheelName as err:
-                        parsed = ("error", str(err))
-                    names[filename] = parsed
-                    dcache.dirty = True
-                if len(parsed) == 2:
-                    path = os.path.join(self.dirs[index], filename)
-                    self._problems.setdefault(path, Problem("misnamed", path, parsed[1]))
+            blob = groups.get(project)
+            if not blob:
+                continue
+            directory = self.dirs[index]
+            filenames = blob.split("\n")
+            checked = dcache.checked.get(project)
+            if checked is None or checked[0] != blob:
+                checked = (blob, "", {})
+            # checked[1]: the checked file names, newline-joined; None when all of them are.
+            validated = None if checked[1] is None else set(checked[1].split("\n"))
+            errors = checked[2]
+            added = False
+            for filename in filenames:
+                if accept is not None and not accept("-".join(filename[:-4].rsplit("-", 3)[-3:])):
                     continue
-                found.append(Wheel(self.dirs[index], index, WheelName(*parsed)))
-        self._wheels[project] = found
+                if validated is not None and filename not in validated:
+                    try:
+                        parse(filename)
+                    except InvalidWheelName as err:
+                        errors[filename] = str(err)
+                    validated.add(filename)
+                    added = True
+                if filename in errors:
+                    path = f"{directory}/{filename}"
+                    self._problems.setdefault(path, Problem("misnamed", path, errors[filename]))
+                    continue
+                found.append(Wheel(directory, index, filename))
+            if added:
+                done = "\n".join(f for f in filenames if f in validated)
+                dcache.checked[project] = (blob, None if done == blob else done, errors)
+                dcache.dirty = True
+        if accept is None:
+            self._wheels[project] = found
         return found
 
     def all_wheels(self) -> Iterable[Wheel]:
@@ -141,7 +182,12 @@ class WheelhouseIndex:
 
     def metadata(self, wheel: Wheel) -> WheelMetadata:
         """The wheel's METADATA (cached); an unreadable wheel is also recorded in :attr:`problems`."""
-        meta = self._caches[wheel.dir_index].metadata(wheel.filename, wheel.project)
+        key = (wheel.dir_index, wheel.filename)
+        try:
+            return self._meta[key]
+        except KeyError:
+            pass
+        meta = self._meta[key] = self._caches[wheel.dir_index].metadata(wheel.filename, wheel.project)
         if meta.error is not None:
             self._problems.setdefault(wheel.path, Problem("unreadable", wheel.path, meta.error))
         return meta

@@ -7,7 +7,8 @@ read is kept in one cache file per wheelhouse directory:
 
 * the directory listing grouped by normalised project, valid while the directory's mtime
   is unchanged (and was not still moving when it was cached);
-* each parsed file name (or why it is not a wheel name);
+* which file names were checked with :func:`packaging.utils.parse_wheel_filename`, and
+  why the invalid ones are invalid;
 * each wheel's metadata, keyed by file name, size and mtime, so a wheel replaced in place
   is read again.
 
@@ -28,7 +29,7 @@ from typing import NamedTuple
 
 from kernelctl.wheelhouse.filenames import normalize, project_of
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 #: A directory modified this recently (seconds) may still be changing: do not trust its listing.
 SETTLE_SECONDS = 2.0
 
@@ -139,8 +140,31 @@ def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
     )
 
 
+_FIELD, _RECORD = "\x1f", "\x1e"
+
+
+def _pack_deps(deps: tuple[Dependency, ...]) -> str:
+    return _RECORD.join(_FIELD.join((d.text, d.project, d.name, ",".join(d.extras), d.specifier, d.marker or ""))
+                        for d in deps)
+
+
+def _unpack_deps(blob: str) -> tuple[Dependency, ...]:
+    if not blob:
+        return ()
+    out = []
+    for record in blob.split(_RECORD):
+        text, project, name, extras, spec, marker = record.split(_FIELD)
+        out.append(Dependency(text, project, name, tuple(extras.split(",")) if extras else (), spec, marker or None))
+    return tuple(out)
+
+
 class DirCache:
-    """The persistent cache of one wheelhouse directory (see the module docstring)."""
+    """The persistent cache of one wheelhouse directory (see the module docstring).
+
+    Its file holds plain strings and tuples only, packed so that loading it creates few
+    objects: the listing as one newline-joined string per project, the file-name check
+    results per project, and one flat tuple per wheel whose metadata was read.
+    """
 
     def __init__(self, directory: str | os.PathLike[str], root: Path | None) -> None:
         self.directory = os.fspath(directory)
@@ -149,8 +173,9 @@ class DirCache:
             digest = hashlib.sha256(os.path.abspath(self.directory).encode()).hexdigest()[:16]
             base = os.path.basename(self.directory.rstrip("/")) or "root"
             self.file = root / "wheelhouse" / f"{base}-{digest}.marshal"
-        self.listing: tuple[int, dict[str, list[str]]] | None = None
-        self.names: dict[str, tuple] = {}
+        self.listing: tuple[int, dict[str, str]] | None = None
+        #: project -> (the listing blob it was checked against, {misnamed file: why})
+        self.checked: dict[str, tuple[str, dict[str, str]]] = {}
         self.meta: dict[str, tuple] = {}
         self.dirty = False
         self._load()
@@ -166,18 +191,18 @@ class DirCache:
         if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("dir") != self.directory:
             return
         self.listing = data.get("listing")
-        self.names = data.get("names") or {}
+        self.checked = data.get("checked") or {}
         self.meta = data.get("meta") or {}
 
-    def groups(self) -> dict[str, list[str]]:
-        """The directory's ``*.whl`` file names grouped by normalised project."""
+    def groups(self) -> dict[str, str]:
+        """The directory's ``*.whl`` file names by normalised project, newline-joined and sorted."""
         try:
             mtime = os.stat(self.directory).st_mtime_ns
         except OSError:
             return {}
         if self.listing is not None and self.listing[0] == mtime:
             return self.listing[1]
-        groups: dict[str, list[str]] = {}
+        lists: dict[str, list[str]] = {}
         with os.scandir(self.directory) as entries:
             for entry in entries:
                 name = entry.name
@@ -187,18 +212,16 @@ class DirCache:
                             continue
                     except OSError:
                         continue
-                    groups.setdefault(project_of(name), []).append(name)
-        present = set()
-        for files in groups.values():
-            files.sort()
-            present.update(files)
-        for table in (self.names, self.meta):
-            for gone in [f for f in table if f not in present]:
-                del table[gone]
+                    lists.setdefault(project_of(name), []).append(name)
+        groups = {project: "\n".join(sorted(files)) for project, files in lists.items()}
+        present = {f for files in lists.values() for f in files}
+        for gone in [f for f in self.meta if f not in present]:
+            del self.meta[gone]
+        for gone in [p for p in self.checked if p not in groups]:
+            del self.checked[gone]
         settled = time.time() - mtime / 1e9 > SETTLE_SECONDS
         self.listing = (mtime, groups) if settled else None
-        if settled:
-            self.dirty = True
+        self.dirty = True
         return groups
 
     def metadata(self, filename: str, project: str) -> WheelMetadata:
@@ -210,12 +233,12 @@ class DirCache:
             return WheelMetadata(f"cannot read the wheel: {err}", "", "", None, (), ())
         cached = self.meta.get(filename)
         if cached is not None and cached[0] == st.st_size and cached[1] == st.st_mtime_ns:
-            error, name, version, rp, extras, deps = cached[2]
-            return WheelMetadata(error, name, version, rp, tuple(extras), tuple(Dependency(*d) for d in deps))
+            _, _, error, name, version, rp, extras, deps = cached
+            return WheelMetadata(error, name, version, rp, tuple(extras.split(",")) if extras else (),
+                                 _unpack_deps(deps))
         meta = read_metadata(path, project)
-        self.meta[filename] = (st.st_size, st.st_mtime_ns,
-                               (meta.error, meta.name, meta.version, meta.requires_python,
-                                meta.provides_extra, tuple(tuple(d) for d in meta.requires_dist)))
+        self.meta[filename] = (st.st_size, st.st_mtime_ns, meta.error, meta.name, meta.version,
+                               meta.requires_python, ",".join(meta.provides_extra), _pack_deps(meta.requires_dist))
         self.dirty = True
         return meta
 
@@ -224,7 +247,7 @@ class DirCache:
         if self.file is None or not self.dirty:
             return
         data = {"format": CACHE_FORMAT, "dir": self.directory, "listing": self.listing,
-                "names": self.names, "meta": self.meta}
+                "checked": self.checked, "meta": self.meta}
         tmp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ resolver, which gives the same result more slowly.
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -60,25 +61,21 @@ class Requirement:
     included; it ties ``name[extra]`` to the version chosen for ``name``.
     """
 
-    __slots__ = ("project", "extras", "identifier", "specifier", "exact", "text", "name")
+    __slots__ = ("project", "extras", "identifier", "specifier", "spec_text", "exact", "text", "name", "is_pin")
 
     def __init__(self, project: str, extras: Sequence[str], specifier: Any, text: str,
-                 name: str | None = None, exact: Any = None) -> None:
+                 name: str | None = None, exact: Any = None, spec_text: str | None = None) -> None:
         self.project = project
         self.extras = tuple(extras)
         self.identifier = identifier_of(project, self.extras)
         self.specifier = specifier
+        self.spec_text = str(specifier) if spec_text is None else spec_text
         self.exact = exact
         self.text = text
         self.name = name or project
-
-    @property
-    def is_pin(self) -> bool:
-        """Whether it names a single version (``==1.2``, ``===1.2`` or an exact pin)."""
-        if self.exact is not None:
-            return True
-        specs = list(self.specifier)
-        return len(specs) == 1 and specs[0].operator in ("==", "===") and not specs[0].version.endswith("*")
+        #: Whether it names a single version (``==1.2``, ``===1.2`` or an exact pin).
+        self.is_pin = exact is not None or (
+            "," not in self.spec_text and self.spec_text.startswith("==") and not self.spec_text.endswith("*"))
 
     def __repr__(self) -> str:
         return f"Requirement({self.text!r})"
@@ -122,6 +119,7 @@ class WheelhouseProvider(AbstractProvider):
         self._specs: dict[str, Any] = {}
         self._markers: dict[tuple[str, str], bool] = {}
         self._requires_python: dict[str, bool] = {}
+        self._allowed: dict[tuple[str, str], list] = {}
 
     # -- building blocks -------------------------------------------------------------
 
@@ -163,7 +161,8 @@ class WheelhouseProvider(AbstractProvider):
 
     def requirement_from_dependency(self, dep: Dependency) -> Requirement:
         text = f"{dep.name}{_extras(dep.extras)}{dep.specifier}"
-        return Requirement(dep.project, dep.extras, self.specifier(dep.specifier), text, dep.name)
+        return Requirement(dep.project, dep.extras, self.specifier(dep.specifier), text, dep.name,
+                           spec_text=dep.specifier)
 
     def versions(self, project: str) -> list[tuple[Any, list[Wheel]]]:
         """``(version, wheels)`` of the target-compatible wheels, highest version first.
@@ -177,7 +176,7 @@ class WheelhouseProvider(AbstractProvider):
             pass
         by_version: dict[Any, list[tuple[int, Wheel]]] = {}
         rank = self.target.tag_priority
-        for wheel in self.index.wheels(project):
+        for wheel in self.index.wheels(project, lambda tags: rank(tags) is not None):
             priority = rank(wheel.tags)
             if priority is None:
                 continue
@@ -232,8 +231,11 @@ class WheelhouseProvider(AbstractProvider):
         return (identifier not in causes,) + self.static_preference(identifier, information[identifier])
 
     def find_matches(self, identifier, requirements, incompatibilities):
-        reqs = list(requirements[identifier])
-        bad = {id(c) for c in incompatibilities[identifier]}
+        return self.matches(identifier, list(requirements[identifier]), incompatibilities[identifier])
+
+    def matches(self, identifier: str, reqs: list[Requirement], incompatibilities: Iterable[Candidate]):
+        """:meth:`find_matches` over plain lists: a factory of the candidates, best first."""
+        bad = {id(c) for c in incompatibilities}
         project, _, extras = identifier.partition("[")
         extras_t = tuple(extras.rstrip("]").split(",")) if extras else ()
         allowed = self.allowed_versions(project, reqs)
@@ -241,19 +243,27 @@ class WheelhouseProvider(AbstractProvider):
 
     def allowed_versions(self, project: str, reqs: Sequence[Requirement]) -> list[tuple[Any, list[Wheel]]]:
         """The ``(version, wheels)`` every one of ``reqs`` accepts, as pip filters them."""
-        from packaging.specifiers import SpecifierSet
-
         versions = self.versions(project)
         exact = [r.exact for r in reqs if r.exact is not None]
         if exact:  # an exact pin (name[extra] -> name): no pre-release filtering, like pip
             return [(v, w) for v, w in versions
                     if all(v == e for e in exact)
                     and all(r.specifier.contains(v, prereleases=True) for r in reqs if r.exact is None)]
-        combined = SpecifierSet()
-        for r in reqs:
-            combined &= r.specifier
-        keep = set(combined.filter([v for v, _ in versions]))
-        return [(v, w) for v, w in versions if v in keep]
+        texts = sorted({r.spec_text for r in reqs} - {""})
+        key = (project, ",".join(texts))
+        try:
+            return self._allowed[key]
+        except KeyError:
+            pass
+        if not texts:  # no specifier: final releases, or pre-releases when there is nothing else
+            finals = [(v, w) for v, w in versions if not v.is_prerelease]
+            result = finals or versions
+        else:
+            combined = self.specifier(key[1])
+            keep = set(combined.filter([v for v, _ in versions]))
+            result = [(v, w) for v, w in versions if v in keep]
+        self._allowed[key] = result
+        return result
 
     def _iter_matches(self, project, extras, allowed, bad) -> Iterator[Candidate]:
         for version, wheels in allowed:
@@ -306,7 +316,7 @@ class WheelhouseProvider(AbstractProvider):
     def fork(self) -> "WheelhouseProvider":
         """A provider for another resolution on the same target, sharing every cache."""
         other = WheelhouseProvider(self.index, self.target)
-        for name in ("_versions", "_candidates", "_specs", "_markers", "_requires_python"):
+        for name in ("_versions", "_candidates", "_specs", "_markers", "_requires_python", "_allowed"):
             setattr(other, name, getattr(self, name))
         other.unknown_extras = self.unknown_extras
         return other
@@ -375,12 +385,19 @@ def _graph(mapping: dict[str, Candidate], criteria: dict[str, Any]) -> Resolved:
     return Resolved({k: v for k, v in mapping.items() if k in connected}, graph)
 
 
+class _Abort(Exception):
+    """The optimistic pass met a rejected candidate: resolve again with backjumping."""
+
+
 def _fast_resolution_class():
     major_minor = tuple(int(p) for p in _RESOLVELIB_VERSION.split(".")[:2] if p.isdigit())
     if major_minor not in ((1, 1), (1, 2)):
         return None
     try:
+        from resolvelib.resolvers.criterion import Criterion
+        from resolvelib.resolvers.exceptions import RequirementsConflicted
         from resolvelib.resolvers.resolution import Resolution
+        from resolvelib.structs import RequirementInformation, build_iter_view
     except ImportError:
         return None
 
@@ -388,6 +405,24 @@ def _fast_resolution_class():
         """resolvelib's Resolution with an incrementally maintained set of unsatisfied names."""
 
         _touched: list[str]
+
+        def _add_to_criteria(self, criteria, requirement, parent):
+            """resolvelib's ``_add_to_criteria`` without the generic mapping views (same result)."""
+            identifier = requirement.identifier
+            criterion = criteria.get(identifier)
+            if criterion:
+                incompatibilities = list(criterion.incompatibilities)
+                information = list(criterion.information)
+                information.append(RequirementInformation(requirement, parent))
+            else:
+                incompatibilities = []
+                information = [RequirementInformation(requirement, parent)]
+            matches = self._p.matches(identifier, [i.requirement for i in information], incompatibilities)
+            criterion = Criterion(candidates=build_iter_view(matches), information=information,
+                                  incompatibilities=incompatibilities)
+            if not criterion.candidates:
+                raise RequirementsConflicted(criterion)
+            criteria[identifier] = criterion
 
         def _get_updated_criteria(self, candidate):
             criteria = self.state.criteria.copy()
@@ -397,6 +432,65 @@ def _fast_resolution_class():
                 touched.append(requirement.identifier)
             self._touched = touched
             return criteria
+
+        def resolve_optimistic(self, requirements, max_rounds):
+            """The same rounds as :meth:`resolve` while no candidate is ever rejected.
+
+            Only a rejection needs the per-round state history (for backjumping), so until one
+            happens a single state is updated in place: no O(closure) copy per round. On the
+            first rejection this raises :class:`_Abort`, and the caller resolves again with
+            :meth:`resolve`, which retraces the same rounds and goes on with backjumping.
+            """
+            import collections
+
+            from resolvelib.resolvers import RequirementsConflicted
+            from resolvelib.structs import State
+
+            self._states = [State(mapping=collections.OrderedDict(), criteria={}, backtrack_causes=[])]
+            state = self.state
+            criteria, mapping = state.criteria, state.mapping
+            provider = self._p
+            try:
+                for r in requirements:
+                    self._add_to_criteria(criteria, r, parent=None)
+            except RequirementsConflicted:
+                raise _Abort from None
+            unsat = set(criteria)
+            pref = {k: provider.static_preference(k, c.information) for k, c in criteria.items()}
+            for _ in range(max_rounds):
+                if not unsat:
+                    return state
+                name = min(unsat, key=pref.__getitem__) if len(unsat) > 1 else next(iter(unsat))
+                criterion = criteria[name]
+                candidate = next(iter(criterion.candidates))
+                touched = {name}
+                try:
+                    for requirement in provider.get_dependencies(candidate=candidate):
+                        self._add_to_criteria(criteria, requirement, parent=candidate)
+                        touched.add(requirement.identifier)
+                except RequirementsConflicted:
+                    raise _Abort from None
+                if not all(provider.is_satisfied_by(r, candidate) for r in criterion.iter_requirement()):
+                    raise _Abort
+                satisfied_before = {k for k in touched if k in pref and k not in unsat}
+                mapping.pop(name, None)
+                mapping[name] = candidate
+                newly_unsatisfied = set()
+                unsat.discard(name)
+                for key in touched:
+                    c = criteria[key]
+                    pref[key] = provider.static_preference(key, c.information)
+                    if self._is_current_pin_satisfying(key, c):
+                        unsat.discard(key)
+                    else:
+                        unsat.add(key)
+                        if key in satisfied_before:
+                            newly_unsatisfied.add(key)
+                if newly_unsatisfied:
+                    self._remove_information_from_criteria(criteria, newly_unsatisfied)
+                    unsat = {k for k, c in criteria.items() if not self._is_current_pin_satisfying(k, c)}
+                    pref = {k: provider.static_preference(k, c.information) for k, c in criteria.items()}
+            raise ResolutionTooDeep(max_rounds)
 
         def resolve(self, requirements, max_rounds):  # noqa: C901 - mirrors resolvelib's loop
             import collections
@@ -521,9 +615,17 @@ def resolve(provider: WheelhouseProvider, requirements: Sequence[Requirement], *
     ``stock=True`` forces resolvelib's own round loop (for comparison in tests).
     """
     provider.add_roots(requirements)
-    if _FAST is not None and not stock:
-        resolution = _FAST(provider, BaseReporter())
-        state = resolution.resolve(requirements, max_rounds=max_rounds)
-        return _graph(dict(state.mapping), state.criteria)
-    result = Resolver(provider, BaseReporter()).resolve(requirements, max_rounds=max_rounds)
-    return _graph(dict(result.mapping), result.criteria)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()  # resolution allocates many small, short-lived objects and no cycles worth collecting
+    try:
+        if _FAST is not None and not stock:
+            try:
+                state = _FAST(provider, BaseReporter()).resolve_optimistic(requirements, max_rounds)
+            except _Abort:
+                state = _FAST(provider, BaseReporter()).resolve(requirements, max_rounds=max_rounds)
+            return _graph(dict(state.mapping), state.criteria)
+        result = Resolver(provider, BaseReporter()).resolve(requirements, max_rounds=max_rounds)
+        return _graph(dict(result.mapping), result.criteria)
+    finally:
+        if gc_was_enabled:
+            gc.enable()

@@ -1,0 +1,278 @@
+"""Benchmark ``kernelctl wheelhouse check`` against ``uv pip compile`` and ``pip install --dry-run``.
+
+Not a test: it prints a table of wall times and ratios. Run it with the dev venv::
+
+    .venv/bin/python benchmarks/wheelhouse.py [--projects 3000] [--cache-dir DIR] [--pip-timeout 120]
+
+It generates (once; kept in ``--cache-dir``, default ``$KERNELCTL_BENCH_DIR`` or
+``/var/tmp/kernelctl-bench``) a synthetic site wheelhouse of about 20,000 real wheel files
+made by ``wheelhouse-fixtures/wheelfactory.py``: binary projects with one wheel per Python
+version (``cpXY-cpXY-linux_x86_64``, ``+computecanada`` local versions), pure projects
+with one ``py3-none-any`` wheel per version, and a random dependency DAG with version
+bounds. A 60-requirement set is drawn whose dependency closure holds 1,000+ projects.
+
+Timed, each as a fresh process on the same input in the same run:
+
+* ``kernelctl wheelhouse check -r reqs.txt --wheelhouse DIR --json``, cold (empty
+  kernelctl cache) and warm (best of several runs);
+* ``uv pip compile --no-index --find-links DIR reqs.txt``, cold (empty uv cache) and warm;
+* ``pip install --dry-run --no-index --find-links DIR --ignore-installed --report``, on a
+  smaller ~2,000-wheel wheelhouse (pip needs ~40 s at 2,200 wheels), with a time limit;
+  kernelctl and uv are timed on that one too, for the ratios.
+
+The resolutions are compared: kernelctl must pin the same versions as uv (and as pip).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "wheelhouse-fixtures"))
+
+from wheelfactory import build_wheel  # noqa: E402
+
+GENERATOR_VERSION = 3
+#: How many dependencies a version has (drawn uniformly); tuned so 60 requirements close over ~1,400 projects.
+DEGREES = (0, 0, 1, 1, 1, 2, 2, 3)
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+TARGET_PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def plan(projects: int, seed: int) -> list[dict]:
+    """The wheels of a synthetic wheelhouse, as build_wheel keyword arguments."""
+    rng = random.Random(seed)
+    names = [f"proj{i:05d}" for i in range(projects)]
+    # A few spellings sites really have: dotted and mixed-case names.
+    for i in range(0, projects, 97):
+        names[i] = f"Back.Ports{i:05d}" if i % 2 else f"NetCDF{i:05d}"
+    wheels = []
+    for i, name in enumerate(names):
+        binary = rng.random() < 0.3
+        n_versions = rng.randint(1, 6)
+        base_major = rng.randint(0, 3)
+        versions = [f"{base_major + v // 3}.{v % 3}.{rng.randint(0, 9)}" for v in range(n_versions)]
+        for vi, version in enumerate(versions):
+            deps = []
+            later = projects - i - 1
+            if later > 0:
+                # Mostly near neighbours plus a few "core" projects near the end (like numpy).
+                k = min(later, rng.choice(DEGREES))
+                picks = {i + 1 + int(rng.expovariate(1 / 60)) % later for _ in range(k)}
+                if rng.random() < 0.3:
+                    picks.add(projects - 1 - rng.randint(0, min(later - 1, 20)))
+                for j in sorted(picks):
+                    bound = rng.choice(("", "", ">=0.0", "!=9.9.9", "<99"))
+                    deps.append(f"{names[j]}{bound}")
+            if binary:
+                local = "+computecanada"
+                for py in PYTHONS:
+                    cp = "cp" + py.replace(".", "")
+                    wheels.append({"name": name, "version": version + local, "tag": f"{cp}-{cp}-linux_x86_64",
+                                   "requires": deps})
+            else:
+                wheels.append({"name": name, "version": version, "tag": "py3-none-any", "requires": deps,
+                               "requires_python": ">=3.8" if vi % 2 else None})
+    return wheels
+
+
+def generate(dest: Path, projects: int, seed: int) -> tuple[Path, int]:
+    """Build (or reuse) the synthetic wheelhouse in ``dest``; return its path and wheel count."""
+    marker = dest / ".complete"
+    stamp = json.dumps({"projects": projects, "seed": seed, "generator": GENERATOR_VERSION})
+    if marker.exists() and marker.read_text() == stamp:
+        return dest, sum(1 for _ in dest.glob("*.whl"))
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    wheels = plan(projects, seed)
+    started = time.monotonic()
+    for n, spec in enumerate(wheels, 1):
+        spec = dict(spec)
+        build_wheel(dest, spec.pop("name"), spec.pop("version"), **spec)
+        if n % 5000 == 0:
+            print(f"  generated {n}/{len(wheels)} wheels in {time.monotonic() - started:.0f} s", file=sys.stderr)
+    # Let the directory's mtime settle so the listing cache is trusted, as on a real site.
+    old = time.time() - 60
+    os.utime(dest, (old, old))
+    marker.write_text(stamp)
+    os.utime(dest, (old, old))
+    return dest, len(wheels)
+
+
+def pick_requirements(wheelhouse: Path, projects: int, count: int, seed: int) -> list[str]:
+    """``count`` project names from the start of the DAG (large closures)."""
+    rng = random.Random(seed + 1)
+    names = sorted({p.name.split("-")[0] for p in wheelhouse.glob("*.whl")})
+    early = names[: max(count * 4, len(names) // 5)]
+    return sorted(rng.sample(early, count))
+
+
+def timed(cmd: list[str], env: dict[str, str], timeout: float | None = None) -> tuple[float | None, subprocess.CompletedProcess | None]:
+    started = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, None
+    return time.perf_counter() - started, proc
+
+
+def uv_bin() -> str:
+    try:
+        import uv
+
+        return uv.find_uv_bin()
+    except Exception:
+        return shutil.which("uv") or "uv"
+
+
+def parse_pins(text: str) -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in text.splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, _, version = line.partition("==")
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def bench(label: str, wheelhouse: Path, reqs_file: Path, work: Path, runs: int, pip_timeout: float | None,
+          with_pip: bool, rows: list[list], checks: list[str]) -> dict:
+    from packaging.utils import canonicalize_name
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "KERNELCTL_"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    kc_cache = work / f"kc-cache-{label}"
+    uv_cache = work / f"uv-cache-{label}"
+    for d in (kc_cache, uv_cache):
+        shutil.rmtree(d, ignore_errors=True)
+    kenv = dict(env, KERNELCTL_CACHE_DIR=str(kc_cache))
+    args = ["-r", str(reqs_file), "--wheelhouse", str(wheelhouse), "--python", TARGET_PY, "--json"]
+    entries = {
+        "cli": [sys.executable, "-m", "kernelctl", "wheelhouse", "check", *args],
+        "alone": [sys.executable, "-m", "kernelctl.commands.wheelhouse_check", *args],
+    }
+    times = {}
+    for entry, kcmd in entries.items():
+        shutil.rmtree(kc_cache, ignore_errors=True)
+        cold, proc = timed(kcmd, kenv)
+        assert proc is not None and proc.returncode in (0, 1), proc.stderr if proc else "timeout"
+        report = json.loads(proc.stdout)
+        ours = {canonicalize_name(i["name"]): i["version"] for i in report["targets"][0]["install"]}
+        warm = min(timed(kcmd, kenv)[0] for _ in range(runs))
+        times[entry] = (cold, warm)
+    (cold, warm), (cold_alone, warm_alone) = times["cli"], times["alone"]
+
+    ucmd = [uv_bin(), "pip", "compile", "--no-index", "--find-links", str(wheelhouse), str(reqs_file),
+            "--python-version", TARGET_PY, "--no-header", "--no-annotate", "--quiet", "--cache-dir", str(uv_cache)]
+    uv_cold, uproc = timed(ucmd, env)
+    uv_ok = uproc is not None and uproc.returncode == 0
+    uv_warm = min(timed(ucmd, env)[0] for _ in range(runs))
+    if uv_ok:
+        uv_pins = parse_pins(uproc.stdout)
+        checks.append(f"{label}: kernelctl and uv pin the same {len(ours)} versions: {uv_pins == ours}")
+    else:
+        checks.append(f"{label}: uv failed: {uproc.stderr[-300:] if uproc else 'timeout'}")
+
+    pip_time = None
+    if with_pip:
+        rep = work / f"pip-report-{label}.json"
+        pcmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--ignore-installed",
+                "--find-links", str(wheelhouse), "-r", str(reqs_file), "--report", str(rep), "--quiet"]
+        pip_time, pproc = timed(pcmd, env, timeout=pip_timeout)
+        if pproc is not None and pproc.returncode == 0:
+            pins = {canonicalize_name(i["metadata"]["name"]): i["metadata"]["version"]
+                    for i in json.loads(rep.read_text())["install"]}
+            checks.append(f"{label}: kernelctl and pip pin the same {len(ours)} versions: {pins == ours}")
+        elif pproc is None:
+            checks.append(f"{label}: pip exceeded the {pip_timeout:.0f} s limit")
+    wheels = sum(1 for _ in wheelhouse.glob("*.whl"))
+    rows.append([label, wheels, len(ours), cold, warm, cold_alone, warm_alone, uv_cold, uv_warm, pip_time])
+    return {"cold": cold, "warm": warm, "cold_alone": cold_alone, "warm_alone": warm_alone,
+            "uv_cold": uv_cold, "uv_warm": uv_warm, "pip": pip_time}
+
+
+def fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def startup_time(runs: int) -> tuple[float, float, float]:
+    """Wall time of ``kernelctl wheelhouse check --help`` and of a bare ``python -c pass``."""
+    env = dict(os.environ)
+    helps = [timed([sys.executable, "-m", "kernelctl", "wheelhouse", "check", "--help"], env)[0] for _ in range(runs)]
+    alone = [timed([sys.executable, "-m", "kernelctl.commands.wheelhouse_check", "--help"], env)[0] for _ in range(runs)]
+    bare = [timed([sys.executable, "-c", "pass"], env)[0] for _ in range(runs)]
+    return statistics.median(helps), statistics.median(alone), statistics.median(bare)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--projects", type=int, default=3000, help="projects in the large wheelhouse")
+    parser.add_argument("--small-projects", type=int, default=300, help="projects in pip's smaller wheelhouse")
+    parser.add_argument("--requirements", type=int, default=60)
+    parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--runs", type=int, default=5, help="warm runs (best is kept)")
+    parser.add_argument("--pip-timeout", type=float, default=180.0)
+    parser.add_argument("--cache-dir", type=Path,
+                        default=Path(os.environ.get("KERNELCTL_BENCH_DIR", "/var/tmp/kernelctl-bench")))
+    args = parser.parse_args(argv)
+
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    large, n_large = generate(args.cache_dir / f"large-{args.projects}-{args.seed}", args.projects, args.seed)
+    small, n_small = generate(args.cache_dir / f"small-{args.small_projects}-{args.seed}", args.small_projects, args.seed)
+    rows: list[list] = []
+    checks: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="kernelctl-bench-") as tmp:
+        work = Path(tmp)
+        results = {}
+        for label, wh, n_projects, with_pip in (("large", large, args.projects, False),
+                                                ("small", small, args.small_projects, True)):
+            reqs = pick_requirements(wh, n_projects, min(args.requirements, n_projects // 5), args.seed)
+            reqs_file = work / f"reqs-{label}.txt"
+            reqs_file.write_text("\n".join(reqs) + "\n")
+            results[label] = bench(label, wh, reqs_file, work, args.runs, args.pip_timeout, with_pip, rows, checks)
+        help_time, alone_help, bare = startup_time(args.runs)
+
+    headers = ["wheelhouse", "wheels", "closure", "cli cold", "cli warm", "alone cold", "alone warm",
+               "uv cold", "uv warm", "pip"]
+    table = [headers] + [[str(r[0]), str(r[1]), str(r[2])] + [fmt(x) for x in r[3:]] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
+    print(f"Python {TARGET_PY}; times in seconds (wall, fresh process each)")
+    for row in table:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    print()
+    for label, r in results.items():
+        ratios = [f"cli cold/uv cold {r['cold'] / r['uv_cold']:.2f}x",
+                  f"alone cold/uv cold {r['cold_alone'] / r['uv_cold']:.2f}x",
+                  f"cli warm/uv warm {r['warm'] / r['uv_warm']:.2f}x",
+                  f"alone warm/uv warm {r['warm_alone'] / r['uv_warm']:.2f}x"]
+        if r["pip"]:
+            ratios.append(f"pip/cli cold {r['pip'] / r['cold']:.1f}x")
+        print(f"{label}: " + ", ".join(ratios))
+    big = results["large"]
+    for entry, cold, warm in (("cli", big["cold"], big["warm"]), ("alone", big["cold_alone"], big["warm_alone"])):
+        print(f"targets, large, {entry}: cold within 2x of uv: {cold <= 2 * big['uv_cold']}; "
+              f"warm <= 0.2 s: {warm <= 0.2}; warm ahead of uv warm: {warm < big['uv_warm']}")
+    print("cli = 'python -m kernelctl wheelhouse check' (imports every kernelctl command to build its parser); "
+          "alone = 'python -m kernelctl.commands.wheelhouse_check' (imports only this command)")
+    print(f"startup (--help): cli {help_time:.3f} s, alone {alone_help:.3f} s, bare python {bare:.3f} s")
+    for line in checks:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
