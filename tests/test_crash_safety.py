@@ -18,6 +18,7 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from kernelhelpers import CLI, assert_user_error, kernelctl, run_in_kernel
 
+from kernelctl.location import user_location
 from kernelctl.locking import name_lock
 
 
@@ -82,7 +83,7 @@ def test_ctrl_c_cleans_up(real_wheelhouse: Path) -> None:
 
 
 def test_concurrent_create_of_one_name_fails_fast(real_wheelhouse: Path) -> None:
-    with name_lock("busy"):
+    with name_lock("busy", user_location()):
         proc = kernelctl("create", "busy", "--wheelhouse", str(real_wheelhouse), check=False, timeout=30)
     assert_user_error(proc, 1, "another kernelctl command", f"pid {os.getpid()}")
     assert "busy" not in KernelSpecManager().find_kernel_specs()

@@ -22,12 +22,12 @@ from kernelctl import julia, kernelspec, netguard_config
 from kernelctl.backends import InstallRequest, get_backend
 from kernelctl.backends.base import disk_full_error, is_disk_full
 from kernelctl.errors import KernelctlError
-from kernelctl.fsutil import point_symlink, remove_tree
+from kernelctl.fsutil import point_symlink, remove_tree, share_tree
 from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME, LAUNCHER_SOURCE
 from kernelctl.manifest import MANIFEST_NAME, Manifest, Options, default_display_name
 from kernelctl.modules import ModuleSystem, detect, launch_settings
 from kernelctl.output import Progress
-from kernelctl.paths import envs_dir, store_dir
+from kernelctl.location import Location, user_location
 from kernelctl.requirements import RequirementFile
 from kernelctl.venv import (Interpreter, create_virtualenv, installed_distributions, python_of,
                             site_packages, write_pip_config)
@@ -53,32 +53,36 @@ class BuildPlan:
     options: Options = field(default_factory=Options)
     module_system: ModuleSystem | None = None
     julia: julia.JuliaSettings | None = None
+    location: Location = field(default_factory=user_location)
 
 
 def display_name(plan: BuildPlan, interpreter: Interpreter) -> str:
     return plan.options.display_name or default_display_name(plan.name, interpreter.minor)
 
 
-def in_service_prefix(name: str) -> Path | None:
+def in_service_prefix(name: str, location: Location) -> Path | None:
     """The env generation the installed kernelspec for ``name`` uses, if kernelctl made it."""
-    spec = kernelspec.find_spec(name)
+    spec = kernelspec.read_spec(location.kernels_dir, name)
     if spec is None or spec.kernelctl is None:
         return None
     return Path(spec.kernelctl["prefix"])
 
 
-def clean_leftovers(name: str) -> None:
+def clean_leftovers(name: str, location: Location) -> None:
     """Remove what interrupted commands on ``name`` left behind (call under the name lock)."""
-    keep = in_service_prefix(name)
-    for generation in store_dir().glob(f"{name}@*"):
+    keep = in_service_prefix(name, location)
+    for generation in location.store_dir.glob(f"{name}@*"):
         if generation != keep:
             remove_tree(generation)
-    link = envs_dir() / name
+    link = location.envs_dir / name
     if keep is not None and keep.is_dir():
         point_symlink(link, keep)
     elif link.is_symlink():
         link.unlink()
-    kernelspec.clean_stale_staging(kernelspec.user_kernels_dir(), name)
+    kernelspec.clean_stale_staging(location.kernels_dir, name)
+
+
+
 
 
 def kernel_json(plan: BuildPlan, interpreter: Interpreter, prefix: Path) -> dict:
@@ -93,8 +97,7 @@ def kernel_json(plan: BuildPlan, interpreter: Interpreter, prefix: Path) -> dict
         "env": {"PATH": f"{prefix / 'bin'}:${{PATH}}", "VIRTUAL_ENV": str(prefix), "PYTHONNOUSERSITE": "1"},
         "metadata": {
             "debugger": True,
-            "kernelctl": {"name": plan.name, "env": str(envs_dir() / plan.name), "prefix": str(prefix),
-                          "manifest": str(prefix / MANIFEST_NAME)},
+            "kernelctl": kernelspec.kernelctl_metadata(plan.name, prefix, plan.location),
         },
     }
 
@@ -116,8 +119,13 @@ def _module_system(plan: BuildPlan) -> ModuleSystem | None:
     return plan.module_system or detect()
 
 
-def _new_generation(name: str) -> Path:
-    return store_dir() / f"{name}@{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+def _recorded_logo(options: Options) -> Path | None:
+    """The user's logo, while its file exists (a rebuild falls back to kernelctl's own)."""
+    return Path(options.logo) if options.logo and Path(options.logo).is_file() else None
+
+
+def _new_generation(name: str, location: Location) -> Path:
+    return location.store_dir / f"{name}@{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
 
 def _install(plan: BuildPlan, prefix: Path, requirements: Sequence[str], verbose: bool) -> None:
@@ -134,7 +142,7 @@ def _install(plan: BuildPlan, prefix: Path, requirements: Sequence[str], verbose
 def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress: Progress,
               verbose: bool) -> Manifest:
     """Create the virtualenv at ``prefix``, install into it, and save its manifest."""
-    with progress.step(f"Creating virtualenv (Python {interpreter.version}) in {envs_dir() / plan.name}"):
+    with progress.step(f"Creating virtualenv (Python {interpreter.version}) in {plan.location.envs_dir / plan.name}"):
         prefix.parent.mkdir(parents=True, exist_ok=True)
         create_virtualenv(prefix, interpreter, plan.options.system_site_packages)
         write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
@@ -164,9 +172,9 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
     service before (if any) is untouched.
     """
     progress = progress or Progress(4, enabled=False)
-    prefix = _new_generation(plan.name)
+    prefix = _new_generation(plan.name, plan.location)
     staged: Path | None = None
-    kernels_dir = kernelspec.user_kernels_dir()
+    kernels_dir = plan.location.kernels_dir
     module_system = _module_system(plan)
     try:
         if plan.options.language == julia.LANGUAGE:
@@ -185,7 +193,7 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
             staged = kernelspec.stage(kernels_dir, plan.name, spec, {
                 LAUNCHER_NAME: LAUNCHER_SOURCE,
                 CONFIG_NAME: json_text(config),
-            })
+            }, language=plan.options.language, logo=_recorded_logo(plan.options))
         if verify and plan.options.language == julia.LANGUAGE:
             julia.verify(staged, progress)
         elif verify:
@@ -193,10 +201,13 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
                 from kernelctl.verify import verify_prefix
 
                 verify_prefix(staged, prefix)
-        previous = in_service_prefix(plan.name)
+        if plan.location.shared:
+            share_tree(prefix, plan.options.group)
+            share_tree(staged, plan.options.group)
+        previous = in_service_prefix(plan.name, plan.location)
         kernelspec.commit(staged, kernels_dir)  # the commit point: the launcher shows it now
         staged = None
-        point_symlink(envs_dir() / plan.name, prefix)
+        point_symlink(plan.location.envs_dir / plan.name, prefix)
     except OSError as err:
         _discard(prefix, staged)
         if is_disk_full(err):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grp
 import json
 import os
 import shutil
@@ -47,6 +48,30 @@ def remove_tree(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path)
+
+
+def share_tree(root: Path, group: str | None = None) -> None:
+    """Let others use ``root`` but not change it.
+
+    Everyone (only ``group``, when given) may read, and execute what the owner may execute
+    and every directory; only the owner may write. Symlinks are skipped, not followed.
+    """
+    gid = grp.getgrnam(group).gr_gid if group is not None else -1
+    readable, runnable = (0o040, 0o050) if group is not None else (0o044, 0o055)
+
+    def fix(path: Path) -> None:
+        if path.is_symlink():
+            return
+        mode = path.stat().st_mode
+        executable = path.is_dir() or mode & 0o100
+        if gid != -1:
+            os.chown(path, -1, gid)
+        os.chmod(path, (mode & 0o700) | (runnable if executable else readable))
+
+    fix(root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for entry in dirnames + filenames:
+            fix(Path(dirpath) / entry)
 
 
 def is_within(path: Path, parent: Path) -> bool:

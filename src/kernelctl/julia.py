@@ -27,7 +27,6 @@ from kernelctl.launcher import LAUNCHER_NAME
 from kernelctl.manifest import MANIFEST_NAME, Manifest
 from kernelctl.modules import ModuleSystem, launch_settings
 from kernelctl.output import Progress
-from kernelctl.paths import envs_dir
 
 if TYPE_CHECKING:
     from kernelctl.build import BuildPlan
@@ -60,7 +59,7 @@ def settings_of(plan: BuildPlan) -> JuliaSettings:
     """The plan's settings, else (on rebuild) those recorded in the kernel in service."""
     if plan.julia is not None:
         return plan.julia
-    spec = kernelspec.find_spec(plan.name)
+    spec = kernelspec.read_spec(plan.location.kernels_dir, plan.name)
     recorded = (spec.kernelctl or {}).get("julia") if spec is not None else None
     return JuliaSettings(**recorded) if isinstance(recorded, dict) else JuliaSettings()
 
@@ -84,8 +83,7 @@ def kernel_json(plan: BuildPlan, prefix: Path, settings: JuliaSettings) -> dict[
         "interrupt_mode": "signal",
         "env": {},
         "metadata": {
-            "kernelctl": {"name": plan.name, "env": str(envs_dir() / plan.name), "prefix": str(prefix),
-                          "manifest": str(prefix / MANIFEST_NAME), "julia": asdict(settings)},
+            "kernelctl": {**kernelspec.kernelctl_metadata(plan.name, prefix, plan.location), "julia": asdict(settings)},
         },
     }
 

@@ -26,6 +26,8 @@ from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import remove_tree, write_atomic
+from kernelctl.location import Location
+from kernelctl.manifest import MANIFEST_NAME
 
 STAGING = ".kernelctl-staging"
 TEMPLATES = Path(__file__).with_name("kernelspecs")
@@ -38,9 +40,6 @@ USER_LOGO_NAMES = {".png": "logo-64x64.png", ".svg": "logo-svg.svg"}
 def spec_manager() -> KernelSpecManager:
     return KernelSpecManager()
 
-
-def user_kernels_dir() -> Path:
-    return Path(spec_manager().user_kernel_dir)
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,24 @@ def find_spec(name: str) -> InstalledSpec | None:
     except (OSError, ValueError):
         spec = {}
     return InstalledSpec(name, Path(resource_dir), spec)
+
+
+def read_spec(kernels_dir: Path, name: str) -> InstalledSpec | None:
+    """The spec ``name`` in ``kernels_dir`` itself, whether or not Jupyter's path includes it."""
+    resource_dir = kernels_dir / name
+    try:
+        spec = json.loads((resource_dir / "kernel.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        spec = {}
+    return InstalledSpec(name, resource_dir, spec)
+
+
+def kernelctl_metadata(name: str, prefix: Path, location: Location) -> dict[str, Any]:
+    """kernel.json's ``metadata.kernelctl``: enough to find the env, its manifest and location."""
+    return {"name": name, "env": str(location.envs_dir / name), "prefix": str(prefix),
+            "manifest": str(prefix / MANIFEST_NAME), "home": str(location.home), "shared": location.shared}
 
 
 def all_specs() -> list[InstalledSpec]:

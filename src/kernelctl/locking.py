@@ -8,17 +8,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kernelctl.errors import KernelctlError
-from kernelctl.paths import locks_dir
+from kernelctl.location import Location
 
 
 @contextmanager
-def name_lock(name: str) -> Iterator[None]:
+def name_lock(name: str, location: Location) -> Iterator[None]:
     """Hold an exclusive lock on ``name``; fail fast if another process holds it.
 
-    The lock is an ``flock`` on ``locks/NAME.lock``: the kernel releases it when the holder
+    The lock is an ``flock`` on ``locks/NAME.lock`` in the kernel's location: the kernel releases it when the holder
     exits, even on SIGKILL, so a crashed ``create`` never leaves a stale lock behind.
     """
-    directory = locks_dir()
+    directory = location.locks_dir
     directory.mkdir(parents=True, exist_ok=True)
     fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:

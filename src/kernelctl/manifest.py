@@ -37,6 +37,8 @@ class Options:
     modules: list[str] = field(default_factory=list)
     purge: bool = False
     backend: str = "auto"
+    logo: str | None = None
+    group: str | None = None
 
 
 @dataclass

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from kernelctl import kernelspec
 from kernelctl.errors import KernelctlError
+from kernelctl.location import Location, location_of
+from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, load_manifest
 from kernelctl.names import validate_name
 
@@ -44,21 +48,39 @@ class Kernel:
     def prefix(self) -> Path:
         return Path(self.manifest.prefix)
 
+    @property
+    def location(self) -> Location:
+        return location_of(self.spec.resource_dir, self.spec.kernelctl or {})
 
-def find_kernel(name: str) -> Kernel:
-    """The kernelctl kernel called ``name``, or an error saying what to do instead."""
+
+def find_kernelctl_spec(name: str) -> kernelspec.InstalledSpec:
+    """The kernelspec of the kernelctl kernel ``name``, or an error saying what to do instead."""
     validate_name(name)
     spec = kernelspec.find_spec(name)
     if spec is None:
-        raise KernelctlError(f"no kernel named {name!r}", "Run 'kernelctl list' to see your kernels.")
-    meta = spec.kernelctl
-    if meta is None:
+        raise KernelctlError(f"no kernel named {name!r}", "Run 'kernelctl list' to see your kernels "
+                             "(a shared kernel is found when its share/jupyter is on JUPYTER_PATH).")
+    if spec.kernelctl is None:
         raise KernelctlError(
             f"kernel {name!r} ({spec.resource_dir}) was not made by kernelctl",
             "Manage it with 'jupyter kernelspec', or replace it with 'kernelctl create NAME --force'.",
         )
-    prefix = Path(meta["prefix"])
+    return spec
+
+
+def find_kernel(name: str) -> Kernel:
+    """The kernelctl kernel called ``name`` with its manifest."""
+    spec = find_kernelctl_spec(name)
+    prefix = Path(spec.kernelctl["prefix"])  # type: ignore[index]
     if not prefix.is_dir():
         raise KernelctlError(f"the env of kernel {name!r} is missing ({prefix})",
-                             f"Run 'kernelctl remove {name}' and create it again.")
+                             f"Run 'kernelctl remove {name} --yes' and create it again.")
     return Kernel(spec, load_manifest(prefix))
+
+
+@contextmanager
+def locked(name: str) -> Iterator[kernelspec.InstalledSpec]:
+    """Hold kernel ``name``'s lock (in its own location) and yield its kernelspec, read under it."""
+    spec = find_kernelctl_spec(name)
+    with name_lock(name, location_of(spec.resource_dir, spec.kernelctl or {})):
+        yield find_kernelctl_spec(name)

@@ -4,14 +4,17 @@ or a Julia kernel; either can load modules (Lmod, Environment Modules) when it s
 from __future__ import annotations
 
 import argparse
+import grp
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from kernelctl import julia, kernelspec, modules, netguard_config
 from kernelctl.build import BuildPlan, build, clean_leftovers
 from kernelctl.commands.common import add_json_flag, add_parser, add_wheelhouse_option
 from kernelctl.errors import KernelctlError, UsageError
+from kernelctl.location import Location, prefix_location, sys_prefix_location, system_location, user_location
 from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, Options
 from kernelctl.names import validate_name
@@ -39,6 +42,9 @@ def create(
     julia_settings: julia.JuliaSettings | None = None,
     netguard: str = "warn",
     netguard_allow: Sequence[str] = (),
+    location: Location | None = None,
+    group: str | None = None,
+    logo: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
     verbose: bool = False,
 ) -> Manifest:
@@ -59,14 +65,20 @@ def create(
     files = read_requirement_files(requirement_files)
     guard = Options(netguard=netguard, netguard_allow=list(netguard_allow))
     netguard_config.validate(guard, [])
+    location = location or user_location()
+    if group is not None:
+        check_group(group, location)
+    logo_path = str(Path(logo).absolute()) if logo is not None else None
+    if logo_path is not None:
+        kernelspec.logo_files(language, Path(logo_path))  # a missing or unusable logo stops us now
     # The modules may supply the interpreter (python/3.11) and pip's configuration.
-    with modules.loaded(module_names, purge) as module_system, name_lock(name):
+    with modules.loaded(module_names, purge) as module_system, name_lock(name, location):
         if language == julia.LANGUAGE:
             plan = BuildPlan(
                 name=name, interpreter=None, python_requested=None, wheelhouses=[], requirements=[],
                 options=Options(display_name=display_name or julia.default_display_name(name), language=language,
-                                modules=list(module_names), purge=purge),
-                module_system=module_system, julia=julia_settings or julia.JuliaSettings(),
+                                modules=list(module_names), purge=purge, logo=logo_path, group=group),
+                module_system=module_system, julia=julia_settings or julia.JuliaSettings(), location=location,
             )
         else:
             plan = BuildPlan(
@@ -74,10 +86,11 @@ def create(
                 wheelhouses=list(discover(wheelhouses).dirs), requirements=requirements, requirement_files=files,
                 options=Options(display_name=display_name, system_site_packages=system_site_packages,
                                 backend=backend, modules=list(module_names), purge=purge,
-                                netguard=guard.netguard, netguard_allow=guard.netguard_allow),
-                module_system=module_system,
+                                netguard=guard.netguard, netguard_allow=guard.netguard_allow,
+                                logo=logo_path, group=group),
+                module_system=module_system, location=location,
             )
-        existing = kernelspec.find_spec(name)
+        existing = kernelspec.read_spec(location.kernels_dir, name)
         if existing is not None and not force:
             owner = "" if existing.kernelctl else " (not made by kernelctl)"
             raise KernelctlError(
@@ -85,8 +98,27 @@ def create(
                 f"Use 'kernelctl create {name} --force ...' to replace it, or 'kernelctl rebuild {name}' "
                 "to rebuild it from its manifest.",
             )
-        clean_leftovers(name)
+        clean_leftovers(name, location)
         return build(plan, verify=verify, progress=progress, verbose=verbose)
+
+
+def check_group(group: str, location: Location) -> None:
+    if not location.shared:
+        raise UsageError("--group is for shared kernels", "Add --prefix DIR, --sys-prefix or --system.")
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        raise UsageError(f"no such group {group!r}", "Use a group listed by 'id' or 'getent group'.") from None
+
+
+def location_from_args(args: argparse.Namespace) -> Location:
+    if args.prefix:
+        return prefix_location(args.prefix)
+    if args.sys_prefix:
+        return sys_prefix_location()
+    if args.system:
+        return system_location()
+    return user_location()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -125,6 +157,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="warn (default) or block when notebook code reaches for the internet; off: neither")
     parser.add_argument("--netguard-allow", metavar="HOST", action="append", default=[],
                         help="a host, '.domain' suffix or CIDR that netguard never flags (repeatable)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--prefix", metavar="DIR",
+                       help="a shared kernel under DIR (kernelspec in DIR/share/jupyter/kernels, env in "
+                            "DIR/share/kernelctl); users add DIR/share/jupyter to JUPYTER_PATH")
+    where.add_argument("--sys-prefix", action="store_true",
+                       help="a shared kernel in the prefix of the Python running kernelctl")
+    where.add_argument("--system", action="store_true",
+                       help="a shared kernel in Jupyter's system-wide directory (usually needs root)")
+    parser.add_argument("--group", metavar="GROUP",
+                        help="with a shared kernel: only GROUP may use it (nobody else may read it)")
+    parser.add_argument("--logo", metavar="FILE", help="a .png or .svg to show in the launcher instead of kernelctl's")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not start the kernel to check it before registering it")
     parser.add_argument("--force", action="store_true", help="replace an existing kernel of the same name")
@@ -148,7 +191,8 @@ def run(args: argparse.Namespace) -> int:
         python=args.python, display_name=args.display_name, system_site_packages=args.system_site_packages,
         verify=args.verify, force=args.force, backend=args.backend, module_names=args.modules, purge=args.purge,
         language=args.language, julia_settings=settings, netguard=args.netguard,
-        netguard_allow=args.netguard_allow, progress=progress, verbose=args.verbose,
+        netguard_allow=args.netguard_allow, location=location_from_args(args), group=args.group, logo=args.logo,
+        progress=progress, verbose=args.verbose,
     )
     if args.json:
         print_json(manifest.to_dict())

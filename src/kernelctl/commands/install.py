@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kernelctl.backends import InstallRequest, get_backend
-from kernelctl.commands.common import add_json_flag, add_parser, find_kernel
+from kernelctl.commands.common import add_json_flag, add_parser, find_kernel, locked
 from kernelctl.errors import UsageError
-from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest
 from kernelctl.output import print_json
 from kernelctl.requirements import check_requirements, read_requirement_files
@@ -24,7 +23,7 @@ def install(name: str, packages: Sequence[str] = (), *,
         raise UsageError("nothing to install", "Name packages (kernelctl install NAME PKG...) or pass -r FILE.")
     requirements = check_requirements(packages)
     files = read_requirement_files(requirement_files)
-    with name_lock(name):
+    with locked(name):
         kernel = find_kernel(name)
         manifest = kernel.manifest
         get_backend(None if manifest.options.backend == "auto" else manifest.options.backend).install(

@@ -8,11 +8,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from kernelctl import kernelspec, netguard_config
-from kernelctl.commands.common import add_json_flag, add_parser, find_kernel
+from kernelctl.commands.common import add_json_flag, add_parser, find_kernel, locked
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import write_atomic
 from kernelctl.launcher import CONFIG_NAME
-from kernelctl.locking import name_lock
 from kernelctl.output import print_json
 from kernelctl.venv import site_packages
 
@@ -23,7 +22,7 @@ def set_netguard(name: str, mode: str | None = None, allow: Sequence[str] | None
     The launch config is rewritten before kernel.json, each atomically, so a kernel starting
     meanwhile gets the old settings or the new ones. Running kernels keep theirs until restarted.
     """
-    with name_lock(name):
+    with locked(name):
         kernel = find_kernel(name)
         manifest = kernel.manifest
         if manifest.options.language != "python":

@@ -8,8 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kernelctl.build import BuildPlan, build, clean_leftovers
-from kernelctl.commands.common import add_json_flag, add_parser, add_wheelhouse_option, find_kernel
-from kernelctl.locking import name_lock
+from kernelctl.commands.common import add_json_flag, add_parser, add_wheelhouse_option, find_kernel, locked
 from kernelctl.manifest import Manifest
 from kernelctl.output import Progress, print_json
 from kernelctl.requirements import RequirementFile
@@ -22,8 +21,9 @@ def rebuild(name: str, *, python: str | None = None, wheelhouses: Sequence[str |
     """Build a fresh env for ``name`` from its manifest (e.g. after the cluster's Python
     changed) and switch the kernel to it. The old env keeps serving until the new one has
     passed verification; if anything fails, the old one stays in service."""
-    with name_lock(name):
-        old = find_kernel(name).manifest
+    with locked(name):
+        kernel = find_kernel(name)
+        old = kernel.manifest
         plan = BuildPlan(
             name=name,
             interpreter=find_interpreter(python or old.python_requested),
@@ -32,8 +32,9 @@ def rebuild(name: str, *, python: str | None = None, wheelhouses: Sequence[str |
             requirements=list(old.requirements),
             requirement_files=[RequirementFile(**f) for f in old.requirement_files],
             options=old.options,
+            location=kernel.location,
         )
-        clean_leftovers(name)
+        clean_leftovers(name, kernel.location)
         manifest = build(plan, verify=verify, progress=progress, verbose=verbose)
         manifest.created = old.created
         manifest.save()

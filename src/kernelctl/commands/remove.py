@@ -4,43 +4,35 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
 from kernelctl import kernelspec
 from kernelctl.build import clean_leftovers
-from kernelctl.commands.common import add_json_flag, add_parser
-from kernelctl.errors import KernelctlError, UsageError
+from kernelctl.commands.common import add_json_flag, add_parser, locked
+from kernelctl.errors import UsageError
 from kernelctl.fsutil import is_within, remove_tree
-from kernelctl.locking import name_lock
-from kernelctl.names import validate_name
+from kernelctl.location import location_of
 from kernelctl.output import print_json
-from kernelctl.paths import envs_dir, store_dir
-from pathlib import Path
 
 
 def remove(name: str) -> dict[str, Any]:
     """Remove kernel ``name``: its kernelspec first (so the launcher never offers a dead
     kernel), then its env. Symlinks are removed, never followed, and nothing outside
     kernelctl's env store is deleted."""
-    validate_name(name)
-    with name_lock(name):
-        spec = kernelspec.find_spec(name)
-        if spec is None:
-            raise KernelctlError(f"no kernel named {name!r}", "Run 'kernelctl list' to see your kernels.")
-        if spec.kernelctl is None:
-            raise KernelctlError(f"kernel {name!r} ({spec.resource_dir}) was not made by kernelctl; left alone",
-                                 f"Remove it with 'jupyter kernelspec remove {name}' if you are sure.")
-        prefix = Path(spec.kernelctl["prefix"])
+    with locked(name) as spec:
+        location = location_of(spec.resource_dir, spec.kernelctl or {})
+        prefix = Path(spec.kernelctl["prefix"])  # type: ignore[index]
         kernelspec.remove(name)
         removed = [str(spec.resource_dir)]
-        if prefix.is_symlink() or is_within(prefix, store_dir()):
+        if prefix.is_symlink() or is_within(prefix, location.store_dir):
             remove_tree(prefix)
             removed.append(str(prefix))
-        link = envs_dir() / name
+        link = location.envs_dir / name
         if link.is_symlink():
             link.unlink()
             removed.append(str(link))
-        clean_leftovers(name)
+        clean_leftovers(name, location)
     return {"name": name, "removed": removed}
 
 

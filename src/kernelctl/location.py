@@ -1,0 +1,68 @@
+"""Where a kernel lives: its kernelspec directory, and kernelctl's own files (envs, locks).
+
+A personal kernel lives in the user's Jupyter data dir and ``KERNELCTL_HOME``. A shared
+one, for a group or a course, lives under a prefix: the kernelspec in
+``PREFIX/share/jupyter/kernels`` and its env in ``PREFIX/share/kernelctl``, so one
+directory holds all of it and users see it by adding ``PREFIX/share/jupyter`` to
+``JUPYTER_PATH``. ``--system`` is the prefix of Jupyter's system-wide path.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kernelctl.paths import kernelctl_home
+
+
+@dataclass(frozen=True)
+class Location:
+    kernels_dir: Path
+    home: Path
+    shared: bool = False
+
+    @property
+    def envs_dir(self) -> Path:
+        """Where each env is reachable by name: ``envs/NAME``, a link to its generation."""
+        return self.home / "envs"
+
+    @property
+    def store_dir(self) -> Path:
+        """Where env generations really live."""
+        return self.envs_dir / ".store"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.home / "locks"
+
+
+def user_location() -> Location:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    return Location(Path(KernelSpecManager().user_kernel_dir), kernelctl_home())
+
+
+def prefix_location(prefix: str | Path) -> Location:
+    share = Path(prefix).expanduser().absolute() / "share"
+    return Location(share / "jupyter" / "kernels", share / "kernelctl", shared=True)
+
+
+def sys_prefix_location() -> Location:
+    """The prefix of the Python running kernelctl, as ``ipykernel install --sys-prefix``."""
+    return prefix_location(sys.prefix)
+
+
+def system_location() -> Location:
+    """Jupyter's first system-wide data dir (e.g. /usr/local/share/jupyter)."""
+    from jupyter_core.paths import SYSTEM_JUPYTER_PATH
+
+    return prefix_location(Path(SYSTEM_JUPYTER_PATH[0]).parent.parent)
+
+
+def location_of(resource_dir: Path, metadata: dict) -> Location:
+    """The location of an installed kernelctl kernel, from its spec dir and metadata."""
+    home = metadata.get("home")
+    if home is None:
+        return user_location()
+    return Location(resource_dir.parent, Path(home), shared=bool(metadata.get("shared")))
