@@ -12,9 +12,7 @@ import pytest
 from kernelhelpers import kernelctl
 
 import kernelctl as api
-from kernelctl.cli import build_parser
-
-COMMANDS = [name for name in build_parser()._subparsers._group_actions[0].choices]  # type: ignore[union-attr]
+from kernelctl.commands import COMMANDS
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -27,6 +25,13 @@ def test_every_command_has_help_with_examples(command: str) -> None:
 def test_wheelhouse_subcommands_have_help() -> None:
     for sub in ("fetch", "avail", "check", "audit"):
         assert "examples:" in kernelctl("wheelhouse", sub, "--help").stdout
+
+
+def test_a_command_imports_only_what_it_needs() -> None:
+    code = ("import sys; from kernelctl.cli import build_parser; build_parser(['scan', '.']); "
+            "print(sorted(m for m in sys.modules if m.startswith('kernelctl.commands.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['kernelctl.commands.scan']"
 
 
 def test_no_command_prints_usage_and_exits_2() -> None:

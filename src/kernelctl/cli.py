@@ -35,7 +35,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"kernelctl: {message}", f"Run '{self.prog} --help' for usage.")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _requested_command(argv: Sequence[str]) -> str | None:
+    """The command named on the command line, if any (its first non-option word)."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv``, only the command it names is imported and fully built
+    (the others get a bare entry for ``--help``), so a command pays only for its own imports."""
     parser = _Parser(
         prog="kernelctl",
         description=DESCRIPTION,
@@ -44,15 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"kernelctl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        importlib.import_module(f"kernelctl.commands.{name}").register(subparsers)
+    wanted = _requested_command(argv) if argv is not None else None
+    for name, summary in COMMANDS.items():
+        if argv is None or name == wanted:
+            importlib.import_module(f"kernelctl.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit status (0 ok, 1 failure, 2 usage error)."""
     try:
-        parser = build_parser()
+        argv = list(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):
             parser.print_help(sys.stderr)

@@ -1,20 +1,21 @@
 """One module per CLI command.
 
 Each module holds the command's Python API (plain functions returning data) and a small
-``register(subparsers)`` that wires the CLI to it. :mod:`kernelctl.cli` imports the
-modules named in :data:`COMMANDS`, in this order, which is the order ``--help`` lists.
+``register(subparsers)`` that wires the CLI to it. :data:`COMMANDS` names them, in the
+order ``--help`` lists them, with the one-line summary shown there; :mod:`kernelctl.cli`
+imports only the module of the command being run, so every command starts fast.
 """
 
-COMMANDS = (
-    "create",
-    "install",
-    "list",
-    "show",
-    "remove",
-    "export",
-    "rebuild",
-    "netguard",
-    "doctor",
-    "wheelhouse",
-    "scan",
-)
+COMMANDS = {
+    "create": "create a persistent kernel from the wheelhouse",
+    "install": "install packages into a kernel, from the wheelhouse",
+    "list": "list kernelctl kernels",
+    "show": "show one kernel's details",
+    "remove": "remove a kernel and its env",
+    "export": "print a kernel's pinned requirements",
+    "rebuild": "recreate a kernel's env from its manifest",
+    "netguard": "show or change a kernel's internet warnings",
+    "doctor": "find broken kernels and say how to fix them",
+    "wheelhouse": "fill, list and check wheelhouses",
+    "scan": "find notebook and script code that needs the internet",
+}

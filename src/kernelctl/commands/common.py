@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kernelctl import kernelspec
+from kernelctl.commands import COMMANDS
 from kernelctl.errors import KernelctlError
 from kernelctl.location import Location, location_of
 from kernelctl.locking import name_lock
@@ -16,11 +17,12 @@ from kernelctl.manifest import Manifest, load_manifest
 from kernelctl.names import validate_name
 
 
-def add_parser(subparsers: argparse._SubParsersAction, name: str, summary: str, description: str,
-               examples: str) -> argparse.ArgumentParser:
-    """A subcommand parser with a one-line summary, a description and an examples epilog."""
+def add_parser(subparsers: argparse._SubParsersAction, name: str, description: str,
+               examples: str, summary: str | None = None) -> argparse.ArgumentParser:
+    """A subcommand parser with a one-line summary (default: the one in :data:`COMMANDS`),
+    a description and an examples epilog."""
     return subparsers.add_parser(
-        name, help=summary, description=description, epilog="examples:\n" + examples,
+        name, help=summary or COMMANDS[name], description=description, epilog="examples:\n" + examples,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
 

@@ -123,7 +123,7 @@ def location_from_args(args: argparse.Namespace) -> Location:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
-        subparsers, "create", "create a persistent kernel from the wheelhouse",
+        subparsers, "create",
         "Create a virtualenv kernel named NAME that installs only from the local wheelhouse\n"
         "(pip --no-index), register it with Jupyter and check that it starts.",
         "  kernelctl create myenv numpy pandas\n"

@@ -143,7 +143,7 @@ def doctor(name: str | None = None) -> list[dict[str, Any]]:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
-        subparsers, "doctor", "find broken kernels and say how to fix them",
+        subparsers, "doctor",
         "Check every kernel Jupyter can see (kernelctl's and others'): the interpreter exists and\n"
         "runs, the env is intact and current, its modules still exist, its wheelhouse is\n"
         "reachable and its pip stays offline. Exits 1 when something is broken.",

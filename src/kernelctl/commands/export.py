@@ -23,7 +23,7 @@ def export(name: str) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_parser(subparsers, "export", "print a kernel's pinned requirements",
+    parser = add_parser(subparsers, "export",
                         "Print the exact versions installed in kernel NAME, in pip's requirements format.",
                         "  kernelctl export myenv > requirements.txt\n"
                         "  kernelctl create myenv-copy -r requirements.txt")

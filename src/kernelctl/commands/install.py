@@ -38,7 +38,7 @@ def install(name: str, packages: Sequence[str] = (), *,
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
-        subparsers, "install", "install packages into a kernel, from the wheelhouse",
+        subparsers, "install",
         "Install packages into the env of kernel NAME, only from its wheelhouse (--no-index),\n"
         "and record them so 'kernelctl rebuild' and 'export' know about them.",
         "  kernelctl install myenv matplotlib\n  kernelctl install myenv -r extra-requirements.txt",

@@ -77,7 +77,7 @@ def list_kernels() -> list[dict[str, Any]]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_parser(subparsers, "list", "list kernelctl kernels",
+    parser = add_parser(subparsers, "list",
                         "List the kernels kernelctl made, with their Python, modules and status.",
                         "  kernelctl list\n  kernelctl list --json")
     add_json_flag(parser)

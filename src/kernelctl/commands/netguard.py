@@ -44,7 +44,7 @@ def set_netguard(name: str, mode: str | None = None, allow: Sequence[str] | None
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
-        subparsers, "netguard", "show or change a kernel's internet warnings",
+        subparsers, "netguard",
         "Show kernel NAME's netguard settings, or change them. In 'warn' mode the kernel prints\n"
         "a line when a cell's code needs the internet; in 'block' mode connections fail at once\n"
         "instead of hanging; 'off' disables both. Restart the kernel for a change to apply.",

@@ -42,7 +42,7 @@ def rebuild(name: str, *, python: str | None = None, wheelhouses: Sequence[str |
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_parser(subparsers, "rebuild", "recreate a kernel's env from its manifest",
+    parser = add_parser(subparsers, "rebuild",
                         "Rebuild kernel NAME's env from its manifest: same requirements, options and\n"
                         "wheelhouse, on the current (or given) Python. The old env serves until the new\n"
                         "one passes verification.",

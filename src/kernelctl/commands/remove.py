@@ -37,7 +37,7 @@ def remove(name: str) -> dict[str, Any]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_parser(subparsers, "remove", "remove a kernel and its env",
+    parser = add_parser(subparsers, "remove",
                         "Remove kernel NAME: its kernelspec and its env. Nothing else is touched.",
                         "  kernelctl remove myenv\n  kernelctl remove myenv --yes     no question asked")
     parser.add_argument("name", metavar="NAME")

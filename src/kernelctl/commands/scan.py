@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypedDict
 
+from kernelctl.commands import COMMANDS
 from kernelctl.errors import UsageError
 from kernelctl.netguard.checker import Checker, check_file
 from kernelctl.netguard.policy import HostPolicy, split_allow
@@ -130,7 +131,7 @@ examples:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "scan",
-        help="find notebook code that needs the internet",
+        help=COMMANDS["scan"],
         description="Find code in notebooks and Python scripts that needs the internet "
                     "(pip installs, git clone, model and dataset downloads, HTTP requests), "
                     "with the offline way to do each.",

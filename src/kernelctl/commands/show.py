@@ -36,7 +36,7 @@ def _modules_line(info: dict[str, Any]) -> str:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = add_parser(subparsers, "show", "show one kernel's details",
+    parser = add_parser(subparsers, "show",
                         "Show how kernel NAME was made and what its env holds.",
                         "  kernelctl show myenv\n  kernelctl show myenv --json")
     parser.add_argument("name", metavar="NAME")

@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from kernelctl.commands import COMMANDS
+
 SUBCOMMANDS = ("fetch", "avail", "check", "audit")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "wheelhouse",
-        help="fill, list and check wheelhouses",
+        help=COMMANDS["wheelhouse"],
         description="Work with wheelhouses: directories of wheels that pip installs from with --no-index.",
     )
     group = parser.add_subparsers(dest="wheelhouse_command", metavar="SUBCOMMAND",

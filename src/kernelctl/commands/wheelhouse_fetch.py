@@ -57,11 +57,12 @@ def fetch(requirements: Sequence[str], *, dest: str | os.PathLike[str],
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
-        subparsers, "fetch", "download wheels into a personal wheelhouse (needs internet)",
-        "Download wheels for the requirements and all their dependencies into DIR with\n"
+        subparsers, "fetch",
+        summary="download wheels into a personal wheelhouse (needs internet)",
+        description="Download wheels for the requirements and all their dependencies into DIR with\n"
         "'pip download --only-binary=:all:'. Run it where there is internet (a login node,\n"
         "a laptop), then use DIR with 'kernelctl create --wheelhouse DIR' on compute nodes.",
-        "  kernelctl wheelhouse fetch ipykernel numpy --dest ~/wheelhouse\n"
+        examples="  kernelctl wheelhouse fetch ipykernel numpy --dest ~/wheelhouse\n"
         "  kernelctl wheelhouse fetch -r requirements.txt --dest ~/wheelhouse --python 3.11 --python 3.12\n"
         "  kernelctl wheelhouse fetch torch --dest ~/wheelhouse --python 3.11 --platform manylinux2014_x86_64",
     )
