@@ -24,7 +24,7 @@ from kernelctl.backends.base import disk_full_error, is_disk_full
 from kernelctl.errors import KernelctlError
 from kernelctl.fsutil import point_symlink, remove_tree, share_tree
 from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME, LAUNCHER_SOURCE
-from kernelctl.manifest import MANIFEST_NAME, Manifest, Options, default_display_name
+from kernelctl.manifest import Manifest, Options, default_display_name
 from kernelctl.modules import ModuleSystem, detect, launch_settings
 from kernelctl.output import Progress
 from kernelctl.location import Location, user_location

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from kernelctl import kernelspec
 from kernelctl.launcher import LAUNCHER_NAME
-from kernelctl.manifest import MANIFEST_NAME, Manifest
+from kernelctl.manifest import Manifest
 from kernelctl.modules import ModuleSystem, launch_settings
 from kernelctl.output import Progress
 

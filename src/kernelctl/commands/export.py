@@ -17,7 +17,7 @@ def export(name: str) -> str:
     kernel = find_kernel(name)
     installed = installed_distributions(kernel.prefix, name)
     header = [f"# kernelctl export of kernel {name!r} (Python {kernel.manifest.python_version}), {now()}",
-              f"# recreate with: kernelctl create NAME -r THIS_FILE"]
+              "# recreate with: kernelctl create NAME -r THIS_FILE"]
     pins = [f"{project}=={version}" for project, version in installed.items() if project.lower() not in _SEEDED]
     return "\n".join(header + pins) + "\n"
 
