@@ -38,6 +38,16 @@ class Backend(Protocol):
         """Install the request from the wheelhouse only; raise KernelctlError on failure."""
 
 
+def source_args(request: InstallRequest) -> list[str]:
+    """The arguments pip and uv share: quiet unless verbose, the wheelhouse, what to install."""
+    argv = [] if request.verbose else ["--quiet"]
+    for directory in request.wheelhouses:
+        argv += ["--find-links", str(directory)]
+    for path in request.requirement_files:
+        argv += ["-r", str(path)]
+    return argv + list(request.requirements)
+
+
 def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The current environment without pip/uv settings that could reach an index."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_FOREIGN_CONFIG)}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kernelctl.backends.base import InstallRequest, clean_environment, run_installer
+from kernelctl.backends.base import InstallRequest, clean_environment, run_installer, source_args
 
 
 class PipBackend:
@@ -10,11 +10,4 @@ class PipBackend:
 
     def install(self, request: InstallRequest) -> None:
         argv = [str(request.python), "-m", "pip", "install", "--no-index", "--progress-bar", "off"]
-        if not request.verbose:
-            argv.append("--quiet")
-        for directory in request.wheelhouses:
-            argv += ["--find-links", str(directory)]
-        for path in request.requirement_files:
-            argv += ["-r", str(path)]
-        argv += list(request.requirements)
-        run_installer(argv, request, clean_environment())
+        run_installer(argv + source_args(request), request, clean_environment())

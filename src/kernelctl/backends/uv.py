@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from kernelctl.backends.base import InstallRequest, clean_environment, run_installer
+from kernelctl.backends.base import InstallRequest, clean_environment, run_installer, source_args
 
 
 def find_uv() -> Path | None:
@@ -28,11 +28,4 @@ class UvBackend:
     def install(self, request: InstallRequest) -> None:
         argv = [str(self.uv), "pip", "install", "--python", str(request.python),
                 "--offline", "--no-index", "--no-config"]
-        if not request.verbose:
-            argv.append("--quiet")
-        for directory in request.wheelhouses:
-            argv += ["--find-links", str(directory)]
-        for path in request.requirement_files:
-            argv += ["-r", str(path)]
-        argv += list(request.requirements)
-        run_installer(argv, request, clean_environment())
+        run_installer(argv + source_args(request), request, clean_environment())
