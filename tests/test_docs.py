@@ -12,6 +12,8 @@ in the real output (stdout and stderr, with the home directory written ``~``).
 - ``scan``, ``doctor``, ``wheelhouse check`` and ``wheelhouse audit`` exit 1 when they find
   something, by design: they may exit 0 or 1.
 - Every other command must exit 0. None may exit 2 or print a traceback.
+- A ``--help`` command whose shown output has no ``...`` must print exactly that (at 80
+  columns): the reference copies every command's help whole.
 
 Each file's commands run in order, in one fresh sandbox: the ``isolated_env`` home, a
 working directory holding the files the docs use (``requirements.txt``, ``analysis.ipynb``),
@@ -69,6 +71,7 @@ class DocCommand:
     line: int
     command: str        # without the "$ " prompt
     shown: str | None   # first line of shown output, if any
+    shown_all: tuple[str, ...]  # every line of shown output
     skip: str | None    # why it is not run here
     must_fail: bool
 
@@ -97,7 +100,7 @@ def parse(path: Path) -> list[DocCommand]:
         nonlocal current
         if current is not None:
             commands.append(DocCommand(path, current["line"], current["command"], current["shown"],
-                                       current["skip"], current["must_fail"]))
+                                       tuple(current["all"]), current["skip"], current["must_fail"]))
         current = None
 
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -121,16 +124,22 @@ def parse(path: Path) -> list[DocCommand]:
                 text = text[:-1] + " " + lines[i].strip()
                 i += 1
             skip = SKIP_MARKER.search(text)
-            current = {"line": start, "command": text.strip(), "shown": None,
+            current = {"line": start, "command": text.strip(), "shown": None, "all": [],
                        "skip": skip.group(1) if skip else None, "must_fail": bool(FAIL_MARKER.search(text))}
-        elif current is not None and current["shown"] is None and line.strip() and line.strip() != "...":
-            current["shown"] = line.strip()
+        elif current is not None:
+            current["all"].append(line)
+            if current["shown"] is None and line.strip() and line.strip() != "...":
+                current["shown"] = line.strip()
     finish()
     return commands
 
 
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:[+-]\d\d:\d\d|Z)?")
+
+
 def _normalize(text: str) -> str:
-    return " ".join(text.split())
+    """Whitespace runs as one space, and any ISO 8601 time as TIME (shown output may be old)."""
+    return " ".join(TIMESTAMP.sub("TIME", text).split())
 
 
 def _sandbox(tmp_path: Path, home: Path, real_wheelhouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -178,6 +187,9 @@ def _check(cmd: DocCommand, proc: subprocess.CompletedProcess[str], home: Path) 
     if cmd.shown is not None:
         real = _normalize(output.replace(str(home), "~"))
         assert _normalize(cmd.shown) in real, f"shown output is not in the real output\n{context}"
+    if cmd.words[-1:] == ["--help"] and cmd.shown_all and "..." not in (line.strip() for line in cmd.shown_all):
+        # The reference copies --help whole: it must be exactly what the command prints.
+        assert "\n".join(cmd.shown_all).rstrip() == proc.stdout.rstrip(), f"--help differs\n{context}"
 
 
 @pytest.mark.parametrize("doc", DOC_FILES, ids=[str(p.relative_to(ROOT)) for p in DOC_FILES])
@@ -185,14 +197,14 @@ def test_doc_commands(doc: Path, tmp_path: Path, isolated_env: Path, real_wheelh
                       monkeypatch: pytest.MonkeyPatch) -> None:
     commands = [c for c in parse(doc) if c.skip is None]
     if not commands:
-        pytest.skip(f"{doc.name} shows no kernelctl command to run")
+        pytest.skip(f"{doc.relative_to(ROOT)} shows no kernelctl command to run")
     home = isolated_env
     work = _sandbox(tmp_path, home, real_wheelhouse, monkeypatch)
     if any("--module" in c.words for c in commands):
         _module_system(tmp_path, monkeypatch)
     for cmd in commands:
         proc = subprocess.run(["bash", "-c", cmd.command], cwd=work, capture_output=True, text=True,
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL, env=dict(os.environ))
+                              timeout=TIMEOUT, stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "80"})
         _check(cmd, proc, home)
 
 
