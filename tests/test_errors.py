@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
-from kernelhelpers import assert_user_error, kernelctl
+from kernelhelpers import assert_user_error, kernelctl, kernelctl_json
 from wheelfactory import build_corrupt_wheel, build_wheel
 
 from conftest import require_system
@@ -50,9 +50,11 @@ def test_existing_name_says_how_to_replace(wheels: list[str]) -> None:
 
 
 @pytest.mark.parametrize("backend", ["uv", "pip"])
-def test_unsatisfiable_version_lists_what_the_wheelhouse_has(wheels: list[str], backend: str) -> None:
-    proc = kernelctl("create", "x", "tinyfixture==9.9", "--backend", backend, *wheels, check=False)
-    assert_user_error(proc, 1, "tinyfixture==9.9", "tinyfixture-1.0-py3-none-any.whl",
+@pytest.mark.parametrize("requirement", ["tinyfixture==9.9", "tinyfixture<1"])
+def test_unsatisfiable_version_lists_what_the_wheelhouse_has(wheels: list[str], backend: str,
+                                                             requirement: str) -> None:
+    proc = kernelctl("create", "x", requirement, "--backend", backend, *wheels, check=False)
+    assert_user_error(proc, 1, f"cannot satisfy '{requirement}'", "tinyfixture-1.0-py3-none-any.whl",
                       "tinyfixture-1.2-cp27-cp27mu-linux_x86_64.whl")
     nothing_left("x")
 
@@ -87,6 +89,13 @@ def test_unknown_kernel_commands() -> None:
 
 def test_unknown_option_is_a_usage_error() -> None:
     assert_user_error(kernelctl("create", "--bogus", check=False), 2, "--help")
+    assert_user_error(kernelctl("create", "x", "--no-verify", "numpy", "--bogus", check=False), 2, "--bogus")
+
+
+def test_packages_may_follow_options(wheels: list[str]) -> None:
+    kernelctl("create", "late", "--no-verify", "-q", "tinyfixture", *wheels)
+    kernelctl("install", "late", "-v", "tinyfixture==1.0")
+    assert kernelctl_json("show", "late")["requirements"] == ["tinyfixture", "tinyfixture==1.0"]
 
 
 @pytest.mark.system

@@ -68,7 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         argv = list(sys.argv[1:] if argv is None else argv)
         parser = build_parser(argv)
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        intermixed = getattr(args, "intermixed", None)
+        if extra and intermixed and not any(word.startswith("-") for word in extra):
+            # 'create NAME --force numpy': argparse stops collecting PKG... at the first option
+            getattr(args, intermixed).extend(extra)
+        elif extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         if not getattr(args, "run", None):
             parser.print_help(sys.stderr)
             return 2

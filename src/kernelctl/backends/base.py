@@ -72,6 +72,7 @@ def run_installer(argv: list[str], request: InstallRequest, env: dict[str, str])
 
 _MISSING_PATTERNS = (
     re.compile(r"No matching distribution found for (?P<req>\S+)"),
+    re.compile(r"and you require (?P<req>[^\s,]+), we can conclude"),
     re.compile(r"Because (?P<req>\S+?) was not found in the provided package locations"),
     re.compile(r"Because there is no version of (?P<req>\S+?) (?:and|we)"),
     re.compile(r"Because only (?:\S+ )*?(?P<req>[A-Za-z0-9][A-Za-z0-9._-]*)\S* (?:is|are) available and"),
@@ -110,10 +111,11 @@ def _project_of(requirement: str) -> str:
 
 def diagnose(output: str, wheelhouses: Sequence[Path]) -> KernelctlError:
     """Explain a failed install in one line, with what the wheelhouse has instead."""
-    if "No space left on device" in output:
+    flat = " ".join(output.split())  # installers wrap long messages to the terminal's width
+    if "No space left on device" in flat or "Disk quota exceeded" in flat:
         return disk_full_error()
     for pattern in _CORRUPT_PATTERNS:
-        match = pattern.search(output)
+        match = pattern.search(flat)
         if not match:
             continue
         groups = match.groupdict()
@@ -127,7 +129,7 @@ def diagnose(output: str, wheelhouses: Sequence[Path]) -> KernelctlError:
             "Remove or replace that file (if it is the site's wheelhouse, tell the site's support).",
         )
     for pattern in _MISSING_PATTERNS:
-        match = pattern.search(output)
+        match = pattern.search(flat)
         if not match:
             continue
         requirement = match.group("req").rstrip(",.")

@@ -1,42 +1,18 @@
-"""Pieces shared by several commands: parser set-up and finding a kernelctl kernel."""
+"""Finding a kernelctl kernel (and its lock) by name, for the commands that act on one."""
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from kernelctl import kernelspec
-from kernelctl.commands import COMMANDS
 from kernelctl.errors import KernelctlError
 from kernelctl.location import Location, location_of
 from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, load_manifest
 from kernelctl.names import validate_name
-
-
-def add_parser(subparsers: argparse._SubParsersAction, name: str, description: str,
-               examples: str, summary: str | None = None) -> argparse.ArgumentParser:
-    """A subcommand parser with a one-line summary (default: the one in :data:`COMMANDS`),
-    a description and an examples epilog."""
-    return subparsers.add_parser(
-        name, help=summary or COMMANDS[name], description=description, epilog="examples:\n" + examples,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-
-
-def add_json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON on stdout")
-
-
-def add_wheelhouse_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--wheelhouse", "-w", metavar="DIR", action="append", default=[],
-        help="a directory of wheels (repeatable, first has priority); default: KERNELCTL_WHEELHOUSE, "
-             "then pip's find-links configuration",
-    )
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kernelctl import julia, kernelspec, modules, netguard_config
 from kernelctl.build import BuildPlan, build, clean_leftovers
-from kernelctl.commands.common import add_json_flag, add_parser, add_wheelhouse_option
+from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.location import Location, prefix_location, sys_prefix_location, system_location, user_location
 from kernelctl.locking import name_lock
@@ -176,7 +176,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     add_json_flag(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, intermixed="packages")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelctl import kernelspec
-from kernelctl.commands.common import add_json_flag, add_parser
+from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.errors import KernelctlError
 from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME
 from kernelctl.manifest import Manifest, load_manifest
@@ -118,9 +118,12 @@ def _check_modules(spec: kernelspec.InstalledSpec, manifest: Manifest) -> list[P
     except KernelctlError as err:
         return [Problem("modules", err.message, "Run kernelctl where 'module load' works, then "
                                                 f"kernelctl rebuild {spec.name}")]
-    return [Problem("modules", f"module {m} no longer exists",
-                    f"module spider {m.split('/')[0]}  # then: kernelctl create {spec.name} --force --module NEW "
-                    f"-r <(kernelctl export {spec.name})") for m in gone]
+    def recreate(missing_module: str) -> str:
+        kept = " ".join(f"--module {'NEW' if m == missing_module else m}" for m in manifest.options.modules)
+        return (f"module spider {missing_module.split('/')[0]}  # then, with its replacement as NEW: "
+                f"kernelctl create {spec.name} --force {kept} -r <(kernelctl export {spec.name})")
+
+    return [Problem("modules", f"module {m} no longer exists", recreate(m)) for m in gone]
 
 
 def doctor(name: str | None = None) -> list[dict[str, Any]]:

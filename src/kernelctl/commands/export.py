@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from kernelctl.commands.common import add_parser, find_kernel
+from kernelctl.commands.args import add_parser
+from kernelctl.commands.common import find_kernel
 from kernelctl.manifest import now
 from kernelctl.venv import installed_distributions
 

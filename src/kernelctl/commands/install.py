@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kernelctl.backends import InstallRequest, get_backend
-from kernelctl.commands.common import add_json_flag, add_parser, find_kernel, locked
+from kernelctl.commands.args import add_json_flag, add_parser
+from kernelctl.commands.common import find_kernel, locked
 from kernelctl.errors import UsageError
 from kernelctl.manifest import Manifest
 from kernelctl.output import print_json
@@ -48,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-r", "--requirement", metavar="FILE", action="append", default=[])
     parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
     add_json_flag(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, intermixed="packages")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelctl import kernelspec
-from kernelctl.commands.common import add_json_flag, add_parser
+from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.errors import KernelctlError
 from kernelctl.launcher import CONFIG_NAME
 from kernelctl.manifest import load_manifest

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from kernelctl import kernelspec, netguard_config
-from kernelctl.commands.common import add_json_flag, add_parser, find_kernel, locked
+from kernelctl.commands.args import add_json_flag, add_parser
+from kernelctl.commands.common import find_kernel, locked
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import write_atomic
 from kernelctl.launcher import CONFIG_NAME

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kernelctl.build import BuildPlan, build, clean_leftovers
-from kernelctl.commands.common import add_json_flag, add_parser, add_wheelhouse_option, find_kernel, locked
+from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
+from kernelctl.commands.common import find_kernel, locked
 from kernelctl.manifest import Manifest
 from kernelctl.output import Progress, print_json
 from kernelctl.requirements import RequirementFile

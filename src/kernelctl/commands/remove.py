@@ -9,7 +9,8 @@ from typing import Any
 
 from kernelctl import kernelspec
 from kernelctl.build import clean_leftovers
-from kernelctl.commands.common import add_json_flag, add_parser, locked
+from kernelctl.commands.args import add_json_flag, add_parser
+from kernelctl.commands.common import locked
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import is_within, remove_tree
 from kernelctl.location import location_of

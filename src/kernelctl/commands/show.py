@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from kernelctl.commands.common import add_json_flag, add_parser, find_kernel
+from kernelctl.commands.args import add_json_flag, add_parser
+from kernelctl.commands.common import find_kernel
 from kernelctl.commands.list import module_status
 from kernelctl.launcher import CONFIG_NAME
 from kernelctl.output import print_json

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
+from kernelctl.commands.args import add_wheelhouse_option
+
 EPILOG = """\
 For every project, the newest wheel installable on each Python version is resolved with
 its whole dependency closure. Broken wheels, missing dependencies, unreadable and
@@ -113,8 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a Python version to audit for (repeatable; default: the running Python)")
     parser.add_argument("--platform", action="append", metavar="TAG",
                         help="accept only this platform tag plus pure wheels (default: what pip here accepts)")
-    parser.add_argument("--wheelhouse", action="append", default=[], metavar="DIR",
-                        help="a wheelhouse directory (repeatable, in priority order; default: pip's find-links)")
+    add_wheelhouse_option(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--html", metavar="FILE", help="also write the report as a self-contained HTML page")
     parser.set_defaults(run=run)

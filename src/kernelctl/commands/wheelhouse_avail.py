@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from kernelctl.commands.args import add_wheelhouse_option
+
 EPILOG = """\
 Patterns are names, globs or names with a version specifier; matching ignores case and
 treats '-', '_' and '.' alike. Only the newest version is listed unless --all-versions.
@@ -86,8 +88,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--platform", action="append", metavar="TAG",
                         help="with --python: accept only this platform tag plus pure wheels")
     parser.add_argument("--all-versions", action="store_true", help="list every version, not only the newest")
-    parser.add_argument("--wheelhouse", action="append", default=[], metavar="DIR",
-                        help="a wheelhouse directory (repeatable; default: pip's find-links)")
+    add_wheelhouse_option(parser)
     parser.add_argument("--json", action="store_true",
                         help="print a JSON list of {name, version, local, python, abi, platform, file}")
     parser.set_defaults(run=run)

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kernelctl.commands.common import add_parser
+from kernelctl.commands.args import add_parser
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.requirements import check_requirements, read_requirement_files
 
