@@ -127,13 +127,16 @@ def module_command(system, env, args, what):
     label = "Lmod" if system["kind"] == "lmod" else "Environment Modules"
     argv = list(system["command"]) + ["python"] + list(args)
     try:
-        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
     except OSError as err:
         raise ModuleError("cannot %s: %s cannot run (%s)" % (what, label, err))
-    errors = proc.stderr.decode("utf-8", "replace")
+    import ast  # noqa: F401 -- imported while the module command runs, for apply_module_output
+
+    output, errors = proc.communicate()
+    errors = errors.decode("utf-8", "replace")
     try:
-        status = apply_module_output(proc.stdout.decode("utf-8", "replace"), env)
+        status = apply_module_output(output.decode("utf-8", "replace"), env)
     except (SyntaxError, ValueError) as err:
         raise ModuleError("cannot %s: %s printed output kernelctl cannot read (%s)" % (what, label, err))
     if proc.returncode != 0 or status is False:

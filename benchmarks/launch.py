@@ -1,0 +1,182 @@
+"""Time kernel start-up through the launch wrapper, with and without modules, in one run.
+
+    .venv/bin/python benchmarks/launch.py [--runs 15] [--wheelhouse DIR] [--lmod-cmd PATH] [--netguard MODE]
+
+Measured: from ``KernelManager.start_kernel()`` to the first ``execute_reply`` (a cell
+sent right away), for four kernelspecs sharing one env (ipykernel from the wheelhouse):
+  plain            ``python -m ipykernel install``-style: the env's python -m ipykernel_launcher
+  kernelctl        a kernelctl kernel without modules (the stdlib launcher, then exec)
+  kernelctl+2mod   a kernelctl kernel loading scipy-stack and ijulia-kernel (real Lmod)
+  envkernel+2mod   ``envkernel lmod`` with the same two modules (envkernel from the package
+                   registry, pip-installed into a scratch venv for this benchmark only)
+A second table times the wrappers alone, each exec'ing ``true`` instead of a kernel: the
+kernel's own start (about a second of imports) varies by tens of ms from run to run on a
+shared machine, which can hide the wrappers' differences in the first table.
+Runs are interleaved (one of each per round, in a shuffled order); the tables show medians,
+and the comparisons also the median of the per-round differences. The exit status is 0 when
+both targets are met on the medians. Targets (issue "Module-aware kernels"): kernelctl at most 30 ms over
+plain; kernelctl+2mod faster than envkernel+2mod. The kernelctl kernels are made with ``--netguard off`` unless told otherwise,
+so that the wrapper is what is measured (netguard's IPython extension, on by default in
+kernelctl kernels, has its own benchmark in benchmarks/netguard.py). Lmod comes from .ci/install-system-packages; the modules are the test
+modulefiles in tests/modulefiles/lua.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from jupyter_client.manager import KernelManager
+
+ROOT = Path(__file__).resolve().parent.parent
+MODULES = ["scipy-stack", "ijulia-kernel"]
+DEFAULT_WHEELHOUSE = Path("/var/tmp/kernelctl-test-cache/bench-wh")
+DEFAULT_LMOD = Path("/opt/kernelctl-test/lmod-root/usr/share/lmod/lmod/libexec/lmod")
+
+
+def run(argv: list[str], env: dict[str, str]) -> None:
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def first_reply_seconds(name: str) -> float:
+    """Seconds from start_kernel() to the reply to a cell sent as soon as the channels open."""
+    km = KernelManager(kernel_name=name)
+    started = time.perf_counter()
+    km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = km.client()
+    client.start_channels()
+    try:
+        msg_id = client.execute("1", store_history=False)
+        while True:
+            reply = client.get_shell_msg(timeout=120)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        elapsed = time.perf_counter() - started
+        assert reply["content"]["status"] == "ok", reply["content"]
+        return elapsed
+    finally:
+        client.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def wrapper_commands(names: list[str], work: Path) -> dict[str, list[str]]:
+    """For each kernelspec, the command its wrapper runs with ``true`` in place of the kernel."""
+    kernels = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels"
+    envkernel = Path(os.environ["JUPYTER_PATH"]) / "kernels" / "bench-envkernel" / "kernel.json"
+    argv = json.loads(envkernel.read_text())["argv"]
+    commands = {"bench-plain": ["true"], "bench-envkernel": argv[:argv.index("--") + 1] + ["true"]}
+    for name in names:
+        if name in commands:
+            continue
+        copy = work / "wrappers" / name
+        shutil.copytree(kernels / name, copy)
+        config = json.loads((copy / "kernelctl-launch.json").read_text())
+        (copy / "kernelctl-launch.json").write_text(json.dumps({**config, "exec": ["true"]}))
+        spec = json.loads((copy / "kernel.json").read_text())
+        commands[name] = [a.replace("{resource_dir}", str(copy)).replace("{connection_file}", "unused.json")
+                          for a in spec["argv"]]
+    return commands
+
+
+def time_command(argv: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def set_up(work: Path, wheelhouse: Path, netguard: str, env: dict[str, str]) -> list[str]:
+    """Create the four kernelspecs; return their names in table order."""
+    kernelctl = [sys.executable, "-m", "kernelctl", "create", "--netguard", netguard]
+    run([*kernelctl, "bench", "--wheelhouse", str(wheelhouse), "-q"], env)
+    run([*kernelctl, "bench-2mod", "--wheelhouse", str(wheelhouse), "-q",
+         *[arg for module in MODULES for arg in ("--module", module)]], env)
+    python = str(Path(env["KERNELCTL_HOME"]) / "envs" / "bench" / "bin" / "python")
+    plain = Path(env["JUPYTER_DATA_DIR"]) / "kernels" / "bench-plain"
+    plain.mkdir(parents=True)
+    (plain / "kernel.json").write_text(json.dumps({
+        "argv": [python, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "plain", "language": "python"}))
+    scratch = work / "envkernel-venv"
+    run([sys.executable, "-m", "virtualenv", "--quiet", str(scratch)], env)
+    run([str(scratch / "bin" / "pip"), "install", "--quiet", "envkernel", "jupyter_client"],
+        {**env, "PIP_CONFIG_FILE": os.devnull})
+    run([str(scratch / "bin" / "envkernel"), "lmod", "--name", "bench-envkernel", "--prefix",
+         str(Path(env["JUPYTER_DATA_DIR"]).parent / "envkernel-prefix"), "--python", python, *MODULES], env)
+    return ["bench-plain", "bench", "bench-2mod", "bench-envkernel"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--wheelhouse", type=Path, default=DEFAULT_WHEELHOUSE)
+    parser.add_argument("--lmod-cmd", type=Path, default=Path(os.environ.get("KERNELCTL_TEST_LMOD_CMD", DEFAULT_LMOD)))
+    parser.add_argument("--netguard", default="off", help="netguard mode of the kernelctl kernels (default: off)")
+    args = parser.parse_args()
+    labels = {"bench-plain": "plain", "bench": "kernelctl", "bench-2mod": "kernelctl+2mod",
+              "bench-envkernel": "envkernel+2mod"}
+    with tempfile.TemporaryDirectory(prefix="kernelctl-launch-bench-") as tmp:
+        work = Path(tmp)
+        envkernel_data = work / "envkernel-prefix" / "share" / "jupyter"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LMOD", "MODULE", "__LMOD", "_LMFILES_",
+                                                                          "LOADEDMODULES", "_ModuleTable"))}
+        env.update({
+            "KERNELCTL_HOME": str(work / "kh"), "JUPYTER_DATA_DIR": str(work / "jd"),
+            "JUPYTER_PATH": str(envkernel_data), "LMOD_CMD": str(args.lmod_cmd),
+            "MODULEPATH": str(ROOT / "tests" / "modulefiles" / "lua"),
+            # envkernel runs $LMOD_PKG/libexec/lmod at every start; kernelctl needs neither.
+            "LMOD_PKG": str(args.lmod_cmd.parent.parent),
+        })
+        names = set_up(work, args.wheelhouse, args.netguard, env)
+        os.environ.update(env)
+        first_reply_seconds(names[0])  # warm the page cache once
+        times: dict[str, list[float]] = {name: [] for name in names}
+        alone: dict[str, list[float]] = {name: [] for name in names}
+        commands = wrapper_commands(names, work)
+        shuffler = random.Random(0)
+        for _ in range(args.runs):
+            for name in shuffler.sample(names, len(names)):
+                times[name].append(first_reply_seconds(name))
+            for _ in range(5):
+                for name in shuffler.sample(names, len(names)):
+                    alone[name].append(time_command(commands[name]))
+    medians = {name: statistics.median(values) * 1000 for name, values in times.items()}
+    print(f"start_kernel -> first execute_reply, median of {args.runs} runs (ms); kernelctl --netguard {args.netguard}")
+    print_table(labels, times)
+    print(f"\nthe wrapper alone, exec'ing 'true' instead of the kernel, median of {5 * args.runs} runs (ms)")
+    print_table({**labels, "bench-plain": "plain (no wrapper)"}, alone)
+    print(f"wrapper alone: kernelctl {paired(alone['bench'], alone['bench-plain']):+.1f} ms over none; "
+          f"envkernel+2mod slower than kernelctl+2mod by {paired(alone['bench-envkernel'], alone['bench-2mod']):+.1f} ms\n")
+    overhead = medians["bench"] - medians["bench-plain"]
+    paired_overhead = paired(times["bench"], times["bench-plain"])
+    ratio = medians["bench-2mod"] / medians["bench-envkernel"]
+    paired_gain = paired(times["bench-envkernel"], times["bench-2mod"])
+    print(f"kernelctl wrapper overhead without modules: {overhead:+.1f} ms "
+          f"(median of per-round differences {paired_overhead:+.1f} ms; target <= 30 ms)")
+    print(f"kernelctl+2mod / envkernel+2mod: {ratio:.2f}x "
+          f"(envkernel slower by a median {paired_gain:+.1f} ms per round; target < 1.00x)")
+    return 0 if overhead <= 30 and ratio < 1 else 1  # the targets are stated on the medians
+
+
+def print_table(labels: dict[str, str], times: dict[str, list[float]]) -> None:
+    print(f"{'kernelspec':<20}{'median':>9}{'min':>9}{'max':>9}")
+    for name, values in times.items():
+        print(f"{labels[name]:<20}{statistics.median(values) * 1000:>9.1f}{min(values) * 1000:>9.1f}"
+              f"{max(values) * 1000:>9.1f}")
+
+
+def paired(a: list[float], b: list[float]) -> float:
+    """Median over rounds of ``a - b``, in ms."""
+    return statistics.median(x - y for x, y in zip(a, b)) * 1000
+
+
+if __name__ == "__main__":
+    sys.exit(main())
