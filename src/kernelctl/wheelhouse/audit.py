@@ -32,11 +32,7 @@ CELL_OK, CELL_BROKEN, CELL_DUMMY, CELL_NONE, CELL_UNREADABLE = "ok", "broken", "
 
 
 def _newest(provider: WheelhouseProvider, project: str) -> Candidate | None:
-    from packaging.specifiers import SpecifierSet
-
-    req = Requirement(project, (), SpecifierSet(), project)
-    allowed = provider.allowed_versions(project, [req])
-    return next(provider._iter_matches(project, (), allowed, set()), None)
+    return provider.first_candidate(project, [Requirement(project, (), provider.specifier(""), project)])
 
 
 def audit_target(index: WheelhouseIndex, target: Target, projects: Sequence[str]) -> dict[str, dict]:
@@ -50,20 +46,21 @@ def audit_target(index: WheelhouseIndex, target: Target, projects: Sequence[str]
         cand = newest[project]
         if cand is None:
             usable = provider.versions(project)
-            if usable and all(index.metadata(w).error for _, ws in usable for w in ws):
-                cells[project] = {"status": CELL_UNREADABLE, "version": str(usable[0][0]),
+            if usable and all(index.metadata(index.wheel(d, f, project)).error
+                              for _, _, ws in usable for d, f in ws):
+                cells[project] = {"status": CELL_UNREADABLE, "version": usable[0][0],
                                   "reason": "no readable wheel"}
             else:
                 cells[project] = {"status": CELL_NONE, "version": None, "reason": "no wheel for this Python"}
             continue
-        req = Requirement(project, (), provider.specifier(""), f"{cand.name}=={cand.version}", cand.name,
+        req = Requirement(project, (), provider.specifier(""), f"{cand.name}=={cand.version_text}", cand.name,
                           exact=cand.version)
         solo = provider.fork()
         try:
             resolved = resolve(solo, [req])
         except (ResolutionImpossible, ResolutionTooDeep) as err:
             status, reason, extra = diagnose(solo, err)
-            cell = {"status": CELL_DUMMY if status == "dummy" else CELL_BROKEN, "version": str(cand.version),
+            cell = {"status": CELL_DUMMY if status == "dummy" else CELL_BROKEN, "version": cand.version_text,
                     "reason": f"{status}: {reason}"}
             if "missing" in extra:
                 cell["missing"] = extra["missing"]
@@ -71,14 +68,14 @@ def audit_target(index: WheelhouseIndex, target: Target, projects: Sequence[str]
             continue
         dummies = {k for k, c in resolved.mapping.items() if c.wheel.is_dummy}
         if cand.wheel.is_dummy or dummies:
-            cells[project] = {"status": CELL_DUMMY, "version": str(cand.version),
+            cells[project] = {"status": CELL_DUMMY, "version": cand.version_text,
                               "reason": "placeholder wheel" if cand.wheel.is_dummy else
                               f"needs placeholder {', '.join(sorted(dummies))}"}
             continue
         for pinned in resolved.mapping.values():
             if not pinned.extras and newest.get(pinned.project) is pinned and pinned.project not in cells:
-                cells[pinned.project] = {"status": CELL_OK, "version": str(pinned.version), "reason": ""}
-        cells[project] = {"status": CELL_OK, "version": str(cand.version), "reason": ""}
+                cells[pinned.project] = {"status": CELL_OK, "version": pinned.version_text, "reason": ""}
+        cells[project] = {"status": CELL_OK, "version": cand.version_text, "reason": ""}
     return cells
 
 

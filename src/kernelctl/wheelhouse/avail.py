@@ -84,10 +84,6 @@ def avail(index: WheelhouseIndex, patterns: Sequence[str] = (), targets: Sequenc
     for project in sorted(selected):
         wheels = []
         for w in index.wheels(project):
-            try:
-                w.version
-            except ValueError:
-                continue
             if targets and not any(t.tag_priority(w.tags) is not None for t in targets):
                 continue
             pats = selected[project]

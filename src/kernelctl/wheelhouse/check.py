@@ -94,7 +94,7 @@ def why_missing(provider: WheelhouseProvider, req: Requirement) -> tuple[str, st
                 f"no version of {req.name} matches '{req.specifier or req.exact}'; "
                 f"the wheelhouse has {_versions_text(all_versions)}",
                 {"available": [str(v) for v in all_versions]})
-    allowed = provider.allowed_versions(req.project, [req])
+    allowed = list(provider.allowed_versions(req.project, [req]))
     if not allowed:
         tags = sorted({w.tags for w in wheels if w.version in set(matching)})
         return ("incompatible",
@@ -102,8 +102,8 @@ def why_missing(provider: WheelhouseProvider, req: Requirement) -> tuple[str, st
                 f"{_platform_text(target)}; its wheels are tagged {', '.join(tags)}",
                 {"tags": tags})
     reasons = []
-    for version, ws in allowed:
-        metas = [(w, index.metadata(w)) for w in ws]
+    for version, _, ws in allowed:
+        metas = [(w, index.metadata(index.wheel(d, w, req.project))) for d, w in ws]
         readable = [(w, m) for w, m in metas if m.error is None]
         if not readable:
             reasons.append(f"{req.name} {version}: unreadable wheel ({metas[0][1].error})")
@@ -124,7 +124,7 @@ def _dummy_in_chain(provider: WheelhouseProvider, candidate: Candidate | None) -
 
 
 def _dummy_reason(candidate: Candidate) -> str:
-    return (f"{candidate.name} {candidate.version} is a placeholder wheel: "
+    return (f"{candidate.name} {candidate.version_text} is a placeholder wheel: "
             f"{module_hint(candidate.name)} instead of installing it")
 
 
@@ -163,7 +163,7 @@ def _to_requirement(provider: WheelhouseProvider, root: RootRequirement) -> Requ
 
 def _entry(root: RootRequirement, status: str, reason: str, cand: Candidate | None = None, **extra) -> dict:
     out = {"requirement": root.text, "status": status, "reason": reason,
-           "version": str(cand.version) if cand is not None else None,
+           "version": cand.version_text if cand is not None else None,
            "file": cand.wheel.path if cand is not None else None}
     if root.source != "command line":
         out["source"] = root.source
@@ -201,7 +201,7 @@ def check_target(index: WheelhouseIndex, roots: Sequence[RootRequirement], targe
                 entries[i] = _entry(roots[i], "dummy", _dummy_reason(resolved.mapping[hit[0]]), cand)
             else:
                 entries[i] = _entry(roots[i], "ok", "", cand)
-        install = [{"name": c.name, "version": str(c.version), "file": c.wheel.path}
+        install = [{"name": c.name, "version": c.version_text, "file": c.wheel.path}
                    for k, c in sorted(resolved.mapping.items()) if not c.extras]
     elif active:
         alone_ok: list[tuple[int, set[str]]] = []

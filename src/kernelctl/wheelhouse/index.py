@@ -4,7 +4,10 @@ The index is built for speed on large wheelhouses (tens of thousands of wheels):
 
 * the directory listings are grouped by normalised project name once (and cached), so
   looking a project up costs the same whatever the wheelhouse size;
-* a project's file names are parsed only when the project is asked for;
+* a project's file names are parsed only when the project is asked for, into its
+  *releases* (:func:`releases_of`): versions highest first, each with its files. That
+  table is kept in the persistent per-directory cache, so a warm run parses no file name
+  and no version, and touches only the projects it visits;
 * a wheel's METADATA is read only when asked for (:meth:`WheelhouseIndex.metadata`), and
   kept in the persistent per-directory cache of :mod:`kernelctl.wheelhouse.metadata_cache`.
 
@@ -15,16 +18,19 @@ as they are met; they are never fatal.
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, normalize, parse
+from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, parse
 from kernelctl.wheelhouse.metadata_cache import DirCache, WheelMetadata, cache_root
 
 _VERSIONS: dict = {}
-_BUILD = re.compile(r"(\d+)(.*)")
+
+#: One release of a project: ``(version, is_prerelease, files)``. ``version`` is the
+#: normalised version string (``str(Version)``); ``files`` are ``(directory index, ((file
+#: name, build tag, compressed tag triple), ...))``, by directory priority, file names sorted.
+Release = tuple[str, bool, tuple[tuple[int, tuple[tuple[str, tuple, str], ...]], ...]]
 
 
 def version_of(text: str):
@@ -38,6 +44,36 @@ def version_of(text: str):
         return v
 
 
+def releases_of(filenames: Iterable[str]) -> tuple[tuple, tuple]:
+    """One directory's files of one project as ``(releases, misnamed)``, plain data.
+
+    ``releases`` are ``(version, is_prerelease, ((file name, build tag, tags), ...))``,
+    highest version first (PEP 440 order, so ``1.0+computecanada`` above ``1.0``), file
+    names sorted within a release; files whose versions are equal as PEP 440 versions
+    (``1.0`` and ``1.0.0``) are one release, named by the first. ``misnamed`` are
+    ``(file name, why)`` for the names :func:`kernelctl.wheelhouse.filenames.parse` rejects.
+    """
+    by_version: dict = {}
+    misnamed = []
+    for filename in sorted(filenames):
+        try:
+            name = parse(filename)
+        except InvalidWheelName as err:
+            misnamed.append((filename, str(err)))
+            continue
+        version = version_of(name.version)
+        release = by_version.get(version)
+        if release is None:
+            release = by_version[version] = (name.version, version.is_prerelease, [])
+        release[2].append((filename, name.build, name.tags))
+    ordered = sorted(by_version.items(), key=lambda item: item[0], reverse=True)
+    return tuple((text, pre, tuple(files)) for _, (text, pre, files) in ordered), tuple(misnamed)
+
+
+def _parse_blob(blob: str) -> tuple[tuple, tuple]:
+    return releases_of(blob.split("\n"))
+
+
 class Problem(NamedTuple):
     """A file the index could not use: ``kind`` is ``misnamed`` or ``unreadable``."""
 
@@ -47,30 +83,28 @@ class Problem(NamedTuple):
 
 
 class Wheel:
-    """One wheel file of the index.
+    """One validly named wheel file of the index (see :func:`releases_of`)."""
 
-    The fields come from the file name, which :func:`kernelctl.wheelhouse.filenames.parse`
-    (that is, :func:`packaging.utils.parse_wheel_filename`) has validated.
-    """
+    __slots__ = ("directory", "dir_index", "filename", "project", "build", "tags")
 
-    __slots__ = ("directory", "dir_index", "filename", "name", "project", "version_str", "build", "tags", "_version")
-
-    def __init__(self, directory: str, dir_index: int, filename: str) -> None:
-        parts = filename[:-4].split("-")
+    def __init__(self, directory: str, dir_index: int, filename: str, project: str, build: tuple,
+                 tags: str) -> None:
         self.directory = directory
         self.dir_index = dir_index
         self.filename = filename
-        self.name = parts[0]
-        self.project = normalize(parts[0])
-        self.version_str = parts[1]
-        build: tuple = ()
-        if len(parts) == 6:
-            match = _BUILD.match(parts[2])
-            if match:
-                build = (int(match.group(1)), match.group(2))
+        self.project = project
         self.build = build
-        self.tags = "-".join(parts[-3:])
-        self._version = None
+        self.tags = tags
+
+    @property
+    def name(self) -> str:
+        """The project name as the file spells it (``netCDF4``)."""
+        return self.filename.partition("-")[0]
+
+    @property
+    def version_str(self) -> str:
+        """The version as the file name writes it, local part included."""
+        return self.filename.split("-", 2)[1]
 
     @property
     def path(self) -> str:
@@ -80,9 +114,7 @@ class Wheel:
     @property
     def version(self):
         """The :class:`packaging.version.Version` of the file name (local part included)."""
-        if self._version is None:
-            self._version = version_of(self.version_str)
-        return self._version
+        return version_of(self.version_str)
 
     @property
     def is_dummy(self) -> bool:
@@ -102,6 +134,7 @@ class WheelhouseIndex:
         root = (cache_dir or cache_root()) if cache else None
         self._caches = [DirCache(d, root) for d in self.dirs]
         self._groups = [c.groups() for c in self._caches]
+        self._releases: dict[str, list[Release]] = {}
         self._wheels: dict[str, list[Wheel]] = {}
         self._problems: dict[str, Problem] = {}
         self._meta: dict[tuple[int, str], WheelMetadata] = {}
@@ -126,59 +159,58 @@ class WheelhouseIndex:
     def __contains__(self, project: str) -> bool:
         return any(project in g for g in self._groups)
 
-    def wheels(self, project: str, accept: Callable[[str], object] | None = None) -> list[Wheel]:
-        """The validly named wheels of ``project`` (normalised), by directory priority then name.
+    def releases(self, project: str) -> list[Release]:
+        """The releases of ``project`` (normalised) over every directory, highest version first.
 
-        With ``accept``, a test on the file name's compressed tag triple
-        (``cp311-cp311-linux_x86_64``), only the accepted files are checked and returned:
-        a resolver for one target never looks at the wheels built for other Pythons.
+        A version present in several directories is one release whose files list the
+        higher-priority directory first. Its misnamed files are recorded in :attr:`problems`.
         """
-        if accept is None:
-            try:
-                return self._wheels[project]
-            except KeyError:
-                pass
-        found: list[Wheel] = []
+        try:
+            return self._releases[project]
+        except KeyError:
+            pass
+        found: list[list] = []
         for index, (groups, dcache) in enumerate(zip(self._groups, self._caches)):
             blob = groups.get(project)
             if not blob:
                 continue
-            directory = self.dirs[index]
-            filenames = blob.split("\n")
-            checked = dcache.checked.get(project)
-            if checked is None or checked[0] != blob:
-                checked = (blob, "", {})
-            # checked[1]: the checked file names, newline-joined; None when all of them are.
-            validated = None if checked[1] is None else set(checked[1].split("\n"))
-            errors = checked[2]
-            added = False
-            for filename in filenames:
-                if accept is not None and not accept("-".join(filename[:-4].rsplit("-", 3)[-3:])):
-                    continue
-                if validated is not None and filename not in validated:
-                    try:
-                        parse(filename)
-                    except InvalidWheelName as err:
-                        errors[filename] = str(err)
-                    validated.add(filename)
-                    added = True
-                if filename in errors:
-                    path = f"{directory}/{filename}"
-                    self._problems.setdefault(path, Problem("misnamed", path, errors[filename]))
-                    continue
-                found.append(Wheel(directory, index, filename))
-            if added:
-                done = "\n".join(f for f in filenames if f in validated)
-                dcache.checked[project] = (blob, None if done == blob else done, errors)
-                dcache.dirty = True
-        if accept is None:
-            self._wheels[project] = found
+            releases, misnamed = dcache.releases(project, blob, _parse_blob)
+            for filename, why in misnamed:
+                path = f"{self.dirs[index]}/{filename}"
+                self._problems.setdefault(path, Problem("misnamed", path, why))
+            found.append([(text, pre, ((index, files),)) for text, pre, files in releases])
+        if len(found) == 1:
+            result = found[0]
+        else:
+            merged: dict = {}
+            for releases in found:
+                for text, pre, files in releases:
+                    version = version_of(text)
+                    if version in merged:
+                        first = merged[version]
+                        merged[version] = (first[0], first[1], first[2] + files)
+                    else:
+                        merged[version] = (text, pre, files)
+            result = [merged[v] for v in sorted(merged, reverse=True)]
+        self._releases[project] = result
+        return result
+
+    def wheels(self, project: str) -> list[Wheel]:
+        """The validly named wheels of ``project`` (normalised), by directory priority, then
+        highest version first, then file name."""
+        try:
+            return self._wheels[project]
+        except KeyError:
+            pass
+        files = sorted(((d, f) for _, _, dirs in self.releases(project) for d, fs in dirs for f in fs),
+                       key=lambda df: df[0])
+        found = self._wheels[project] = [self.wheel(d, f, project) for d, f in files]
         return found
 
-    def all_wheels(self) -> Iterable[Wheel]:
-        """Every validly named wheel, project by project."""
-        for project in self.projects():
-            yield from self.wheels(project)
+    def wheel(self, dir_index: int, file: tuple[str, tuple, str], project: str) -> Wheel:
+        """The :class:`Wheel` of one file of a :data:`Release`."""
+        filename, build, tags = file
+        return Wheel(self.dirs[dir_index], dir_index, filename, project, build, tags)
 
     def metadata(self, wheel: Wheel) -> WheelMetadata:
         """The wheel's METADATA (cached); an unreadable wheel is also recorded in :attr:`problems`."""

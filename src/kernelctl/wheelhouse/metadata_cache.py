@@ -7,29 +7,32 @@ read is kept in one cache file per wheelhouse directory:
 
 * the directory listing grouped by normalised project, valid while the directory's mtime
   is unchanged (and was not still moving when it was cached);
-* which file names were checked with :func:`packaging.utils.parse_wheel_filename`, and
-  why the invalid ones are invalid;
+* per project, its file names parsed into releases (:func:`kernelctl.wheelhouse.index.releases_of`),
+  valid while that project's part of the listing is unchanged, so a warm run parses no
+  file name and no version;
 * each wheel's metadata, keyed by file name, size and mtime, so a wheel replaced in place
   is read again.
 
 The cache lives in ``$KERNELCTL_CACHE_DIR`` or else ``$XDG_CACHE_HOME/kernelctl`` (default
 ``~/.cache/kernelctl``), under ``wheelhouse/``. Files are :mod:`marshal` dumps of plain
-tuples and dicts: the fastest format the standard library loads. A cache that cannot be
-read is ignored and one that cannot be written is skipped; neither is an error.
+tuples and dicts: the fastest format the standard library loads. What is only needed for
+the projects a run visits (parsed releases, metadata) stays packed until it is asked for,
+so loading the cache costs little more than reading it. A cache that cannot be read is
+ignored and one that cannot be written is skipped; neither is an error.
 """
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import time
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
 from kernelctl.wheelhouse.filenames import normalize, project_of
 
-CACHE_FORMAT = 4
+CACHE_FORMAT = 5
 #: A directory modified this recently (seconds) may still be changing: do not trust its listing.
 SETTLE_SECONDS = 2.0
 
@@ -161,21 +164,22 @@ def _unpack_deps(blob: str) -> tuple[Dependency, ...]:
 class DirCache:
     """The persistent cache of one wheelhouse directory (see the module docstring).
 
-    Its file holds plain strings and tuples only, packed so that loading it creates few
-    objects: the listing as one newline-joined string per project, the file-name check
-    results per project, and one flat tuple per wheel whose metadata was read.
+    Its file holds plain strings, bytes and tuples only, packed so that loading it creates
+    few objects: the listing as one newline-joined string per project, each visited
+    project's parsed releases as one :mod:`marshal` blob, and one flat tuple per wheel
+    whose metadata was read.
     """
 
     def __init__(self, directory: str | os.PathLike[str], root: Path | None) -> None:
         self.directory = os.fspath(directory)
         self.file: Path | None = None
         if root is not None:
-            digest = hashlib.sha256(os.path.abspath(self.directory).encode()).hexdigest()[:16]
+            digest = zlib.crc32(os.path.abspath(self.directory).encode())
             base = os.path.basename(self.directory.rstrip("/")) or "root"
-            self.file = root / "wheelhouse" / f"{base}-{digest}.marshal"
+            self.file = root / "wheelhouse" / f"{base}-{digest:08x}.marshal"
         self.listing: tuple[int, dict[str, str]] | None = None
-        #: project -> (the listing blob it was checked against, {misnamed file: why})
-        self.checked: dict[str, tuple[str, dict[str, str]]] = {}
+        #: project -> (its listing blob when parsed, the parsed releases as a marshal blob)
+        self.parsed: dict[str, tuple[str, bytes]] = {}
         self.meta: dict[str, tuple] = {}
         self.dirty = False
         self._load()
@@ -185,13 +189,13 @@ class DirCache:
             return
         try:
             with open(self.file, "rb") as fh:
-                data = marshal.load(fh)
+                data = marshal.loads(fh.read())  # marshal.load(fh) reads piecemeal, several times slower
         except (OSError, EOFError, ValueError, TypeError):
             return
         if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("dir") != self.directory:
             return
         self.listing = data.get("listing")
-        self.checked = data.get("checked") or {}
+        self.parsed = data.get("parsed") or {}
         self.meta = data.get("meta") or {}
 
     def groups(self) -> dict[str, str]:
@@ -217,12 +221,22 @@ class DirCache:
         present = {f for files in lists.values() for f in files}
         for gone in [f for f in self.meta if f not in present]:
             del self.meta[gone]
-        for gone in [p for p in self.checked if p not in groups]:
-            del self.checked[gone]
+        for stale in [p for p, (blob, _) in self.parsed.items() if groups.get(p) != blob]:
+            del self.parsed[stale]
         settled = time.time() - mtime / 1e9 > SETTLE_SECONDS
         self.listing = (mtime, groups) if settled else None
         self.dirty = True
         return groups
+
+    def releases(self, project: str, blob: str, parse) -> tuple:
+        """``parse(blob)`` for ``project``, from the cache while its listing ``blob`` is unchanged."""
+        cached = self.parsed.get(project)
+        if cached is not None and cached[0] == blob:
+            return marshal.loads(cached[1])
+        parsed = parse(blob)
+        self.parsed[project] = (blob, marshal.dumps(parsed))
+        self.dirty = True
+        return parsed
 
     def metadata(self, filename: str, project: str) -> WheelMetadata:
         """The metadata of ``filename`` in this directory, from the cache when it is current."""
@@ -247,7 +261,7 @@ class DirCache:
         if self.file is None or not self.dirty:
             return
         data = {"format": CACHE_FORMAT, "dir": self.directory, "listing": self.listing,
-                "checked": self.checked, "meta": self.meta}
+                "parsed": self.parsed, "meta": self.meta}
         tmp = self.file.with_name(f"{self.file.name}.{os.getpid()}.tmp")
         try:
             self.file.parent.mkdir(parents=True, exist_ok=True)

@@ -15,15 +15,21 @@
   wheel does not declare in ``Provides-Extra`` are ignored (pip warns and goes on);
 * markers are evaluated for the target.
 
-Metadata is read only for the candidates the resolver visits, so the cost grows with the
-size of the dependency closure, not of the wheelhouse.
+Everything is computed lazily and memoised per target: a project's versions come from the
+index's cached release tables (no file name or version is parsed on a warm run), a
+:class:`~packaging.version.Version` is built only when a specifier has to be checked, and
+candidates are produced best first, only as far as the resolver looks. Metadata is read
+only for the candidates visited, so the cost grows with the size of the dependency
+closure, not of the wheelhouse.
 
-resolvelib's stock round loop rescans every criterion on every round, which is quadratic
-in the closure size (seconds for a 1,000-project closure). :class:`_IncrementalResolution`
-runs the same algorithm, pin by pin and with resolvelib's own pinning and backjumping, but
-keeps the set of unsatisfied criteria up to date from the criteria each pin changed. It is
-used with the resolvelib versions it was written against (1.1, 1.2); others get the stock
-resolver, which gives the same result more slowly.
+:func:`resolve` first runs :func:`kernelctl.wheelhouse.greedy.resolve_greedy`, which takes
+resolvelib's rounds without its backtracking bookkeeping and gives up at the first choice
+that would need undoing; only then does resolvelib itself run. resolvelib's stock round
+loop rescans every criterion on every round, which is quadratic in the closure size, so
+:class:`_IncrementalResolution` runs the same algorithm, pin by pin and with resolvelib's
+own pinning and backjumping, keeping the set of unsatisfied criteria up to date from the
+criteria each pin changed. It is used with the resolvelib versions it was written against
+(1.1, 1.2); others get the stock resolver, which gives the same result more slowly.
 """
 
 from __future__ import annotations
@@ -37,7 +43,8 @@ from resolvelib import AbstractProvider, BaseReporter
 from resolvelib import __version__ as _RESOLVELIB_VERSION
 from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep, Resolver
 
-from kernelctl.wheelhouse.index import Wheel, WheelhouseIndex
+from kernelctl.wheelhouse.greedy import resolve_greedy
+from kernelctl.wheelhouse.index import Wheel, WheelhouseIndex, version_of
 from kernelctl.wheelhouse.metadata_cache import Dependency
 from kernelctl.wheelhouse.targets import Target
 
@@ -47,6 +54,11 @@ __all__ = [
 ]
 
 MAX_ROUNDS = 200_000
+
+#: A version of a project that has wheels for the target: ``(version, is_prerelease,
+#: wheels)``, ``version`` being the normalised version string and ``wheels`` the
+#: ``(directory index, (file name, build tag, tags))`` of its installable files, best first.
+Available = tuple[str, bool, list[tuple[int, tuple[str, tuple, str]]]]
 
 
 def identifier_of(project: str, extras: Sequence[str]) -> str:
@@ -82,17 +94,26 @@ class Requirement:
 
 
 class Candidate:
-    """One version of a project (with extras, possibly), backed by one wheel."""
+    """One version of a project (with extras, possibly), backed by one wheel.
 
-    __slots__ = ("project", "extras", "identifier", "version", "wheel", "deps")
+    ``version_text`` is the normalised version (``str(version)``); :attr:`version` parses
+    it only when asked.
+    """
 
-    def __init__(self, project: str, extras: tuple[str, ...], version: Any, wheel: Wheel) -> None:
+    __slots__ = ("project", "extras", "identifier", "version_text", "wheel", "deps")
+
+    def __init__(self, project: str, extras: tuple[str, ...], version_text: str, wheel: Wheel) -> None:
         self.project = project
         self.extras = extras
         self.identifier = identifier_of(project, extras)
-        self.version = version
+        self.version_text = version_text
         self.wheel = wheel
         self.deps: list[Requirement] | None = None
+
+    @property
+    def version(self):
+        """The :class:`packaging.version.Version`."""
+        return version_of(self.version_text)
 
     @property
     def name(self) -> str:
@@ -100,7 +121,7 @@ class Candidate:
         return self.wheel.name
 
     def __repr__(self) -> str:
-        return f"Candidate({self.identifier} {self.version})"
+        return f"Candidate({self.identifier} {self.version_text})"
 
 
 class WheelhouseProvider(AbstractProvider):
@@ -114,12 +135,11 @@ class WheelhouseProvider(AbstractProvider):
         self.introduced_by: dict[str, Candidate | None] = {}
         #: (project, extra) pairs asked for but not declared by the wheel
         self.unknown_extras: set[tuple[str, str, str]] = set()
-        self._versions: dict[str, list] = {}
-        self._candidates: dict[tuple[str, Any], Candidate | None] = {}
+        self._versions: dict[str, list[Available]] = {}
+        self._candidates: dict[tuple[str, str], Candidate | None] = {}
         self._specs: dict[str, Any] = {}
         self._markers: dict[tuple[str, str], bool] = {}
         self._requires_python: dict[str, bool] = {}
-        self._allowed: dict[tuple[str, str], list] = {}
 
     # -- building blocks -------------------------------------------------------------
 
@@ -153,10 +173,8 @@ class WheelhouseProvider(AbstractProvider):
         try:
             return self._requires_python[requires_python]
         except KeyError:
-            from packaging.version import Version
-
             ok = self._requires_python[requires_python] = self.specifier(requires_python).contains(
-                Version(self.target.python_full), prereleases=True)
+                version_of(self.target.python_full), prereleases=True)
             return ok
 
     def requirement_from_dependency(self, dep: Dependency) -> Requirement:
@@ -164,8 +182,8 @@ class WheelhouseProvider(AbstractProvider):
         return Requirement(dep.project, dep.extras, self.specifier(dep.specifier), text, dep.name,
                            spec_text=dep.specifier)
 
-    def versions(self, project: str) -> list[tuple[Any, list[Wheel]]]:
-        """``(version, wheels)`` of the target-compatible wheels, highest version first.
+    def versions(self, project: str) -> list[Available]:
+        """``(version, is_prerelease, wheels)`` of the target-compatible wheels, highest first.
 
         Each version's wheels are in pip's order of preference: best tag first, then the
         highest build tag, then directory priority.
@@ -174,52 +192,78 @@ class WheelhouseProvider(AbstractProvider):
             return self._versions[project]
         except KeyError:
             pass
-        by_version: dict[Any, list[tuple[int, Wheel]]] = {}
         rank = self.target.tag_priority
-        for wheel in self.index.wheels(project, lambda tags: rank(tags) is not None):
-            priority = rank(wheel.tags)
-            if priority is None:
-                continue
-            try:
-                version = wheel.version
-            except ValueError:
-                continue
-            by_version.setdefault(version, []).append((priority, wheel))
         result = []
-        for version in sorted(by_version, reverse=True):
-            group = sorted(by_version[version], key=lambda pw: pw[1].build, reverse=True)
-            group.sort(key=lambda pw: pw[0])
-            result.append((version, [w for _, w in group]))
+        for text, pre, dirs in self.index.releases(project):
+            ranked = [(r, d, f) for d, files in dirs for f in files if (r := rank(f[2])) is not None]
+            if not ranked:
+                continue
+            if len(ranked) > 1:
+                ranked.sort(key=lambda rdf: rdf[2][1], reverse=True)
+                ranked.sort(key=lambda rdf: rdf[0])
+            result.append((text, pre, [(d, f) for _, d, f in ranked]))
         self._versions[project] = result
         return result
 
-    def candidate(self, project: str, extras: tuple[str, ...], version: Any,
-                  wheels: list[Wheel]) -> Candidate | None:
+    def allowed_versions(self, project: str, reqs: Sequence[Requirement]) -> Iterator[Available]:
+        """The versions every one of ``reqs`` accepts, as pip filters them, best first (lazily)."""
+        versions = self.versions(project)
+        exact = [r.exact for r in reqs if r.exact is not None]
+        if exact:  # an exact pin (name[extra] -> name): no pre-release filtering, like pip
+            return (entry for entry in versions
+                    if all(version_of(entry[0]) == e for e in exact)
+                    and all(self.is_satisfied_by(r, version_of(entry[0])) for r in reqs if r.exact is None))
+        texts = sorted({r.spec_text for r in reqs} - {""})
+        if not texts:  # no specifier: final releases, or pre-releases when there is nothing else
+            finals = [entry for entry in versions if not entry[1]]
+            return iter(finals or versions)
+        return _filtered(self.specifier(",".join(texts)), versions)
+
+    def candidate(self, project: str, extras: tuple[str, ...], version: Available) -> Candidate | None:
         """The candidate for one version, or None when no wheel of it is usable here."""
-        key = (identifier_of(project, extras), version)
+        text, _, wheels = version
+        key = (identifier_of(project, extras), text)
         try:
             return self._candidates[key]
         except KeyError:
             pass
         found = None
-        for wheel in wheels:
+        for dir_index, file in wheels:
+            wheel = self.index.wheel(dir_index, file, project)
             meta = self.index.metadata(wheel)
             if meta.error is not None:
                 continue  # pip skips an invalid wheel and tries the next one of that version
             if self.python_ok(meta.requires_python):
-                found = Candidate(project, extras, version, wheel)
+                found = Candidate(project, extras, text, wheel)
             break  # like pip: the version's preferred wheel decides
         self._candidates[key] = found
         return found
+
+    def candidates(self, project: str, extras: tuple[str, ...], reqs: Sequence[Requirement],
+                   bad: frozenset[int] = frozenset()) -> Iterator[Candidate]:
+        """The candidates every one of ``reqs`` accepts, best first, skipping ids in ``bad``."""
+        for version in self.allowed_versions(project, reqs):
+            cand = self.candidate(project, extras, version)
+            if cand is not None and id(cand) not in bad:
+                yield cand
+
+    def first_candidate(self, identifier: str, reqs: Sequence[Requirement]) -> Candidate | None:
+        """The best candidate of ``identifier`` that every one of ``reqs`` accepts."""
+        req = reqs[0]
+        return next(self.candidates(req.project, req.extras, reqs), None)
 
     # -- resolvelib protocol ---------------------------------------------------------
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         return requirement_or_candidate.identifier
 
-    def static_preference(self, identifier: str, information: Iterable[Any]) -> tuple:
-        """The part of :meth:`get_preference` that does not depend on backtracking."""
-        pinned = any(info.requirement.is_pin for info in information)
+    def static_preference(self, identifier: str, requirements: Iterable[Requirement]) -> tuple:
+        """The part of :meth:`get_preference` that does not depend on backtracking.
+
+        Pinned (``==``) requirements first, then the shallowest in the dependency tree, then
+        by name.
+        """
+        pinned = any(r.is_pin for r in requirements)
         return (not pinned, self.depth.get(identifier, 0), identifier)
 
     def get_preference(self, identifier, resolutions, candidates, information, backtrack_causes) -> tuple:
@@ -228,53 +272,25 @@ class WheelhouseProvider(AbstractProvider):
             causes.add(cause.requirement.identifier)
             if cause.parent is not None:
                 causes.add(cause.parent.identifier)
-        return (identifier not in causes,) + self.static_preference(identifier, information[identifier])
+        return (identifier not in causes,) + self.static_preference(
+            identifier, (i.requirement for i in information[identifier]))
 
     def find_matches(self, identifier, requirements, incompatibilities):
         return self.matches(identifier, list(requirements[identifier]), incompatibilities[identifier])
 
     def matches(self, identifier: str, reqs: list[Requirement], incompatibilities: Iterable[Candidate]):
         """:meth:`find_matches` over plain lists: a factory of the candidates, best first."""
-        bad = {id(c) for c in incompatibilities}
+        bad = frozenset(id(c) for c in incompatibilities)
         project, _, extras = identifier.partition("[")
         extras_t = tuple(extras.rstrip("]").split(",")) if extras else ()
-        allowed = self.allowed_versions(project, reqs)
-        return functools.partial(self._iter_matches, project, extras_t, allowed, bad)
+        return functools.partial(self.candidates, project, extras_t, reqs, bad)
 
-    def allowed_versions(self, project: str, reqs: Sequence[Requirement]) -> list[tuple[Any, list[Wheel]]]:
-        """The ``(version, wheels)`` every one of ``reqs`` accepts, as pip filters them."""
-        versions = self.versions(project)
-        exact = [r.exact for r in reqs if r.exact is not None]
-        if exact:  # an exact pin (name[extra] -> name): no pre-release filtering, like pip
-            return [(v, w) for v, w in versions
-                    if all(v == e for e in exact)
-                    and all(r.specifier.contains(v, prereleases=True) for r in reqs if r.exact is None)]
-        texts = sorted({r.spec_text for r in reqs} - {""})
-        key = (project, ",".join(texts))
-        try:
-            return self._allowed[key]
-        except KeyError:
-            pass
-        if not texts:  # no specifier: final releases, or pre-releases when there is nothing else
-            finals = [(v, w) for v, w in versions if not v.is_prerelease]
-            result = finals or versions
-        else:
-            combined = self.specifier(key[1])
-            keep = set(combined.filter([v for v, _ in versions]))
-            result = [(v, w) for v, w in versions if v in keep]
-        self._allowed[key] = result
-        return result
-
-    def _iter_matches(self, project, extras, allowed, bad) -> Iterator[Candidate]:
-        for version, wheels in allowed:
-            cand = self.candidate(project, extras, version, wheels)
-            if cand is not None and id(cand) not in bad:
-                yield cand
-
-    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
+    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate | Any) -> bool:
+        """Whether ``candidate`` (or a :class:`~packaging.version.Version`) meets ``requirement``."""
+        version = candidate.version if isinstance(candidate, Candidate) else candidate
         if requirement.exact is not None:
-            return candidate.version == requirement.exact
-        return requirement.specifier.contains(candidate.version, prereleases=True)
+            return version == requirement.exact
+        return not requirement.spec_text or requirement.specifier.contains(version, prereleases=True)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         deps = candidate.deps
@@ -292,15 +308,13 @@ class WheelhouseProvider(AbstractProvider):
         deps: list[Requirement] = []
         extras: tuple[str, ...] = ("",)
         if candidate.extras:
-            from packaging.specifiers import SpecifierSet
-
-            deps.append(Requirement(candidate.project, (), SpecifierSet(),
-                                    f"{candidate.name}=={candidate.version}", candidate.name,
+            deps.append(Requirement(candidate.project, (), self.specifier(""),
+                                    f"{candidate.name}=={candidate.version_text}", candidate.name,
                                     exact=candidate.version))
             valid = tuple(e for e in candidate.extras if e in meta.provides_extra)
             for e in candidate.extras:
                 if e not in meta.provides_extra:
-                    self.unknown_extras.add((candidate.name, str(candidate.version), e))
+                    self.unknown_extras.add((candidate.name, candidate.version_text, e))
             extras = valid or ("",)
         for dep in meta.requires_dist:
             if dep.marker is not None and not any(self.marker_true(dep.marker, e) for e in extras):
@@ -310,19 +324,20 @@ class WheelhouseProvider(AbstractProvider):
 
     def has_candidates(self, requirement: Requirement) -> bool:
         """Whether ``requirement`` alone has at least one usable candidate here."""
-        allowed = self.allowed_versions(requirement.project, [requirement])
-        return next(self._iter_matches(requirement.project, requirement.extras, allowed, set()), None) is not None
+        return self.first_candidate(requirement.identifier, [requirement]) is not None
 
     def fork(self) -> "WheelhouseProvider":
         """A provider for another resolution on the same target, sharing every cache."""
         other = WheelhouseProvider(self.index, self.target)
-        for name in ("_versions", "_candidates", "_specs", "_markers", "_requires_python", "_allowed"):
+        for name in ("_versions", "_candidates", "_specs", "_markers", "_requires_python"):
             setattr(other, name, getattr(self, name))
         other.unknown_extras = self.unknown_extras
         return other
 
     def add_roots(self, roots: Iterable[Requirement]) -> None:
-        """Record root requirements (depth 0, no parent) before resolving."""
+        """Start a resolution: forget earlier depths and parents, record the roots (depth 0)."""
+        self.depth.clear()
+        self.introduced_by.clear()
         for r in roots:
             self.depth[r.identifier] = 0
             self.introduced_by[r.identifier] = None
@@ -333,9 +348,23 @@ class WheelhouseProvider(AbstractProvider):
         seen: set[str] = set()
         while candidate is not None and candidate.identifier not in seen:
             seen.add(candidate.identifier)
-            steps.append(f"{candidate.name}{_extras(candidate.extras)} {candidate.version}")
+            steps.append(f"{candidate.name}{_extras(candidate.extras)} {candidate.version_text}")
             candidate = self.introduced_by.get(candidate.identifier)
         return steps[::-1]
+
+
+def _filtered(specifier, versions: list[Available]) -> Iterator[Available]:
+    """``specifier.filter`` over ``versions``, lazily: each Version is built only when reached."""
+    entries: dict = {}
+
+    def parsed() -> Iterator:
+        for entry in versions:
+            version = version_of(entry[0])
+            entries[version] = entry
+            yield version
+
+    for version in specifier.filter(parsed()):
+        yield entries[version]
 
 
 def _extras(extras: Sequence[str]) -> str:
@@ -363,16 +392,16 @@ class Resolved(NamedTuple):
         return seen
 
 
-def _graph(mapping: dict[str, Candidate], criteria: dict[str, Any]) -> Resolved:
+def _graph(mapping: dict[str, Candidate], parents: Iterable[tuple[str, Candidate | None]]) -> Resolved:
+    """The :class:`Resolved` of a final mapping, from every ``(identifier, parent)`` that
+    required something (``None`` for a root); pins no longer reachable from a root drop."""
     pins = {id(c): k for k, c in mapping.items()}
     edges: dict[str | None, set[str]] = {}
-    for key, criterion in criteria.items():
-        for info in criterion.information:
-            parent = info.parent
-            if parent is None:
-                edges.setdefault(None, set()).add(key)
-            elif id(parent) in pins:
-                edges.setdefault(pins[id(parent)], set()).add(key)
+    for key, parent in parents:
+        if parent is None:
+            edges.setdefault(None, set()).add(key)
+        elif id(parent) in pins:
+            edges.setdefault(pins[id(parent)], set()).add(key)
     connected: set[str] = set()
     todo = list(edges.get(None, ()))
     while todo:
@@ -385,8 +414,10 @@ def _graph(mapping: dict[str, Candidate], criteria: dict[str, Any]) -> Resolved:
     return Resolved({k: v for k, v in mapping.items() if k in connected}, graph)
 
 
-class _Abort(Exception):
-    """The optimistic pass met a rejected candidate: resolve again with backjumping."""
+def _criteria_parents(criteria: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    for key, criterion in criteria.items():
+        for info in criterion.information:
+            yield key, info.parent
 
 
 def _fast_resolution_class():
@@ -433,65 +464,6 @@ def _fast_resolution_class():
             self._touched = touched
             return criteria
 
-        def resolve_optimistic(self, requirements, max_rounds):
-            """The same rounds as :meth:`resolve` while no candidate is ever rejected.
-
-            Only a rejection needs the per-round state history (for backjumping), so until one
-            happens a single state is updated in place: no O(closure) copy per round. On the
-            first rejection this raises :class:`_Abort`, and the caller resolves again with
-            :meth:`resolve`, which retraces the same rounds and goes on with backjumping.
-            """
-            import collections
-
-            from resolvelib.resolvers import RequirementsConflicted
-            from resolvelib.structs import State
-
-            self._states = [State(mapping=collections.OrderedDict(), criteria={}, backtrack_causes=[])]
-            state = self.state
-            criteria, mapping = state.criteria, state.mapping
-            provider = self._p
-            try:
-                for r in requirements:
-                    self._add_to_criteria(criteria, r, parent=None)
-            except RequirementsConflicted:
-                raise _Abort from None
-            unsat = set(criteria)
-            pref = {k: provider.static_preference(k, c.information) for k, c in criteria.items()}
-            for _ in range(max_rounds):
-                if not unsat:
-                    return state
-                name = min(unsat, key=pref.__getitem__) if len(unsat) > 1 else next(iter(unsat))
-                criterion = criteria[name]
-                candidate = next(iter(criterion.candidates))
-                touched = {name}
-                try:
-                    for requirement in provider.get_dependencies(candidate=candidate):
-                        self._add_to_criteria(criteria, requirement, parent=candidate)
-                        touched.add(requirement.identifier)
-                except RequirementsConflicted:
-                    raise _Abort from None
-                if not all(provider.is_satisfied_by(r, candidate) for r in criterion.iter_requirement()):
-                    raise _Abort
-                satisfied_before = {k for k in touched if k in pref and k not in unsat}
-                mapping.pop(name, None)
-                mapping[name] = candidate
-                newly_unsatisfied = set()
-                unsat.discard(name)
-                for key in touched:
-                    c = criteria[key]
-                    pref[key] = provider.static_preference(key, c.information)
-                    if self._is_current_pin_satisfying(key, c):
-                        unsat.discard(key)
-                    else:
-                        unsat.add(key)
-                        if key in satisfied_before:
-                            newly_unsatisfied.add(key)
-                if newly_unsatisfied:
-                    self._remove_information_from_criteria(criteria, newly_unsatisfied)
-                    unsat = {k for k, c in criteria.items() if not self._is_current_pin_satisfying(k, c)}
-                    pref = {k: provider.static_preference(k, c.information) for k, c in criteria.items()}
-            raise ResolutionTooDeep(max_rounds)
-
         def resolve(self, requirements, max_rounds):  # noqa: C901 - mirrors resolvelib's loop
             import collections
 
@@ -536,7 +508,7 @@ def _fast_resolution_class():
                 state = self.state
                 if unsat is None:
                     unsat = {k for k, c in state.criteria.items() if not self._is_current_pin_satisfying(k, c)}
-                    pref = {k: provider.static_preference(k, c.information) for k, c in state.criteria.items()}
+                    pref = {k: provider.static_preference(k, c.iter_requirement()) for k, c in state.criteria.items()}
                 if not unsat:
                     self._r.ending(state=state)
                     return state
@@ -588,7 +560,7 @@ def _fast_resolution_class():
                     unsat.discard(name)
                     for key in touched:
                         criterion = criteria[key]
-                        pref[key] = provider.static_preference(key, criterion.information)
+                        pref[key] = provider.static_preference(key, criterion.iter_requirement())
                         if self._is_current_pin_satisfying(key, criterion):
                             unsat.discard(key)
                         else:
@@ -612,20 +584,24 @@ def resolve(provider: WheelhouseProvider, requirements: Sequence[Requirement], *
             max_rounds: int = MAX_ROUNDS, stock: bool = False) -> Resolved:
     """Resolve ``requirements``; raise :class:`ResolutionImpossible` or :class:`ResolutionTooDeep`.
 
-    ``stock=True`` forces resolvelib's own round loop (for comparison in tests).
+    The greedy pass answers when it can (its answer is resolvelib's); otherwise resolvelib
+    resolves from scratch. ``stock=True`` runs resolvelib's own round loop only (for
+    comparison in tests).
     """
-    provider.add_roots(requirements)
     gc_was_enabled = gc.isenabled()
     gc.disable()  # resolution allocates many small, short-lived objects and no cycles worth collecting
     try:
+        if not stock:
+            provider.add_roots(requirements)
+            greedy = resolve_greedy(provider, requirements, max_rounds)
+            if greedy is not None:
+                return _graph(*greedy)
+        provider.add_roots(requirements)
         if _FAST is not None and not stock:
-            try:
-                state = _FAST(provider, BaseReporter()).resolve_optimistic(requirements, max_rounds)
-            except _Abort:
-                state = _FAST(provider, BaseReporter()).resolve(requirements, max_rounds=max_rounds)
-            return _graph(dict(state.mapping), state.criteria)
+            state = _FAST(provider, BaseReporter()).resolve(requirements, max_rounds=max_rounds)
+            return _graph(dict(state.mapping), _criteria_parents(state.criteria))
         result = Resolver(provider, BaseReporter()).resolve(requirements, max_rounds=max_rounds)
-        return _graph(dict(result.mapping), result.criteria)
+        return _graph(dict(result.mapping), _criteria_parents(result.criteria))
     finally:
         if gc_was_enabled:
             gc.enable()
