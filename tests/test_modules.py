@@ -77,6 +77,13 @@ def test_kernel_loads_its_modules_without_the_servers_module_variables(
     assert listed["sci"]["modules"] == ["python/3.11", "scipy-stack"]
     assert listed["sci"]["status"] == "ok"
 
+    # A rebuild loads the recorded modules with the recorded module system, so the module's
+    # Python is used again although this environment has no module variables.
+    kernelctl("rebuild", "sci", "-q", "--no-verify")
+    rebuilt = kernelctl_json("show", "sci")
+    assert rebuilt["python_version"] == manifest["python_version"] and rebuilt["prefix"] != manifest["prefix"]
+    manifest = rebuilt
+
     # The module disappears: list says so by name, and the kernel refuses to start without it.
     mods.modulefile("scipy-stack/2024a").unlink()
     (mods.modulepath / "scipy-stack").rmdir()

@@ -121,8 +121,10 @@ def load(system: ModuleSystem, names: Sequence[str], purge: bool,
 
 
 @contextmanager
-def loaded(names: Sequence[str], purge: bool) -> Iterator[ModuleSystem | None]:
-    """Load ``names`` into kernelctl's own environment for the duration of the block.
+def loaded(names: Sequence[str], purge: bool,
+           system: ModuleSystem | None = None) -> Iterator[ModuleSystem | None]:
+    """Load ``names`` into kernelctl's own environment for the duration of the block, with
+    ``system`` (a kernel's recorded one, on rebuild) or else the one found in the environment.
 
     Yields the module system, with MODULEPATH as it is after loading (so a module that
     extends MODULEPATH, such as a compiler in a hierarchy, still finds its dependents at
@@ -132,7 +134,7 @@ def loaded(names: Sequence[str], purge: bool) -> Iterator[ModuleSystem | None]:
         yield None
         return
     check_names(names)
-    system = detect()
+    system = system or detect()
     env = load(system, names, purge, os.environ)
     saved = dict(os.environ)
     os.environ.clear()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kernelctl import kernelspec
 from kernelctl.errors import KernelctlError
+from kernelctl.launcher import CONFIG_NAME
 from kernelctl.location import Location, location_of
 from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, load_manifest
@@ -29,6 +32,13 @@ class Kernel:
     @property
     def location(self) -> Location:
         return location_of(self.spec.resource_dir, self.spec.kernelctl or {})
+
+    def launch_config(self) -> dict[str, Any]:
+        """The launcher's config next to the kernelspec ({} when it cannot be read)."""
+        try:
+            return json.loads((self.spec.resource_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
 
 
 def find_kernelctl_spec(name: str) -> kernelspec.InstalledSpec:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from kernelctl import julia, modules
 from kernelctl.build import BuildPlan, build, clean_leftovers
 from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
 from kernelctl.commands.common import find_kernel, locked
@@ -25,22 +26,27 @@ def rebuild(name: str, *, python: str | None = None, wheelhouses: Sequence[str |
     with locked(name):
         kernel = find_kernel(name)
         old = kernel.manifest
-        plan = BuildPlan(
-            name=name,
-            interpreter=find_interpreter(python or old.python_requested),
-            python_requested=python or old.python_requested,
-            wheelhouses=list(discover(wheelhouses).dirs) if wheelhouses else [Path(d) for d in old.wheelhouses],
-            requirements=list(old.requirements),
-            requirement_files=[RequirementFile(**f) for f in old.requirement_files],
-            options=old.options,
-            location=kernel.location,
-        )
-        clean_leftovers(name, kernel.location)
-        manifest = build(plan, verify=verify, progress=progress, verbose=verbose)
+        recorded = kernel.launch_config().get("module_system")
+        system = modules.ModuleSystem.from_config(recorded) if recorded else None
+        # The modules may supply the interpreter (python/3.11), as they did at create time.
+        with modules.loaded(old.options.modules, old.options.purge, system) as module_system:
+            is_julia = old.options.language == julia.LANGUAGE
+            plan = BuildPlan(
+                name=name,
+                interpreter=None if is_julia else find_interpreter(python or old.python_requested),
+                python_requested=python or old.python_requested,
+                wheelhouses=list(discover(wheelhouses).dirs) if wheelhouses else [Path(d) for d in old.wheelhouses],
+                requirements=list(old.requirements),
+                requirement_files=[RequirementFile(**f) for f in old.requirement_files],
+                options=old.options,
+                module_system=module_system,
+                location=kernel.location,
+            )
+            clean_leftovers(name, kernel.location)
+            manifest = build(plan, verify=verify, progress=progress, verbose=verbose)
         manifest.created = old.created
         manifest.save()
         return manifest
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(subparsers, "rebuild",

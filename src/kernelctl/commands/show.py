@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.commands.common import find_kernel
 from kernelctl.commands.list import module_status
-from kernelctl.launcher import CONFIG_NAME
 from kernelctl.output import print_json
 
 
 def show(name: str) -> dict[str, Any]:
     """The kernel's manifest, kernelspec location, kernel.json, launch config and module status."""
     kernel = find_kernel(name)
-    try:
-        launch = json.loads((kernel.spec.resource_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        launch = {}
     return {**kernel.manifest.to_dict(), "kernelspec": str(kernel.spec.resource_dir), "kernel_json": kernel.spec.spec,
-            "launch": launch, "module_status": module_status(kernel.spec) or "ok"}
+            "launch": kernel.launch_config(), "module_status": module_status(kernel.spec) or "ok"}
 
 
 def _modules_line(info: dict[str, Any]) -> str:
