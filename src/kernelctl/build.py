@@ -85,12 +85,23 @@ def clean_leftovers(name: str, location: Location) -> None:
 
 
 
-def kernel_json(plan: BuildPlan, interpreter: Interpreter, prefix: Path) -> dict:
-    python = str(python_of(prefix))
+def python_argv(prefix: Path, config: dict) -> list[str]:
+    """kernel.json's argv for a Python kernel whose launch config is ``config``.
+
+    With modules to load, the launch wrapper, which loads them and then execs
+    ``config["exec"]``. Without, ``config["exec"]`` itself: kernel.json's env already puts
+    the env first on PATH, so a wrapper would only add the start-up of a second Python.
+    Either way the interpreter is the env's, by absolute path: jupyter_client would replace
+    a bare "python" with the server's own interpreter.
+    """
+    if config.get("modules") or config.get("purge"):
+        return [str(python_of(prefix)), "-I", "-S", "{resource_dir}/" + LAUNCHER_NAME, "-f", "{connection_file}"]
+    return [*config["exec"], "-f", "{connection_file}"]
+
+
+def kernel_json(plan: BuildPlan, interpreter: Interpreter, prefix: Path, config: dict) -> dict:
     return {
-        # The env's interpreter by absolute path: jupyter_client would replace a bare
-        # "python" with the server's own interpreter.
-        "argv": [python, "-I", "-S", "{resource_dir}/" + LAUNCHER_NAME, "-f", "{connection_file}"],
+        "argv": python_argv(prefix, config),
         "display_name": display_name(plan, interpreter),
         "language": plan.options.language,
         "interrupt_mode": "signal",
@@ -186,9 +197,10 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
             raise KernelctlError(f"no Python interpreter to build kernel {plan.name!r} on", "Pass --python.")
         else:
             manifest = _make_env(plan, plan.interpreter, prefix, progress, verbose)
-            spec = kernel_json(plan, plan.interpreter, prefix)
             config = launch_config(prefix, plan.options, module_system)
+            spec = kernel_json(plan, plan.interpreter, prefix, config)
             netguard_config.apply(spec, config, plan.options, plan.wheelhouses)
+            spec["argv"] = python_argv(prefix, config)
         with progress.step("Writing the kernelspec"):
             staged = kernelspec.stage(kernels_dir, plan.name, spec, {
                 LAUNCHER_NAME: LAUNCHER_SOURCE,

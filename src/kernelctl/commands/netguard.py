@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from kernelctl import kernelspec, netguard_config
+from kernelctl.build import python_argv
 from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.commands.common import find_kernel, locked
 from kernelctl.errors import UsageError
@@ -36,6 +37,7 @@ def set_netguard(name: str, mode: str | None = None, allow: Sequence[str] | None
             config_path = kernel.spec.resource_dir / CONFIG_NAME
             config = json.loads(config_path.read_text(encoding="utf-8"))
             netguard_config.apply(spec, config, manifest.options, manifest.wheelhouses)
+            spec["argv"] = python_argv(kernel.prefix, config)
             netguard_config.install_runtime(site_packages(kernel.prefix, manifest.python_minor))
             write_atomic(config_path, json.dumps(config, indent=1) + "\n")
             kernelspec.update_kernel_json(kernel.spec.resource_dir, spec)

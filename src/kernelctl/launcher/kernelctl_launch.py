@@ -5,6 +5,8 @@ It uses the standard library only and reads everything it needs from the
 ``kernelctl-launch.json`` beside it, so kernels keep working when kernelctl itself is
 upgraded or uninstalled. No shell is involved: every value is data. kernelctl imports the
 module-loading part of this file to load the same modules the same way at create time.
+A Python kernel without modules does not run this launcher: its kernel.json starts
+``exec`` directly, because kernel.json's env already does what ``env`` and ``path`` do.
 
 Config keys (applied in this order):
   modules        module names to load, in order (optional)
