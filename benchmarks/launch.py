@@ -5,7 +5,8 @@
 Measured: from ``KernelManager.start_kernel()`` to the first ``execute_reply`` (a cell
 sent right away), for four kernelspecs sharing one env (ipykernel from the wheelhouse):
   plain            ``python -m ipykernel install``-style: the env's python -m ipykernel_launcher
-  kernelctl        a kernelctl kernel without modules (the stdlib launcher, then exec)
+  kernelctl        a kernelctl kernel without modules (no wrapper: kernel.json runs the env's
+                   ipykernel directly, its env block doing what the wrapper would)
   kernelctl+2mod   a kernelctl kernel loading scipy-stack and ijulia-kernel (real Lmod)
   envkernel+2mod   ``envkernel lmod`` with the same two modules (envkernel from the package
                    registry, pip-installed into a scratch venv for this benchmark only)
@@ -77,11 +78,14 @@ def wrapper_commands(names: list[str], work: Path) -> dict[str, list[str]]:
     for name in names:
         if name in commands:
             continue
+        spec = json.loads((kernels / name / "kernel.json").read_text())
+        if not any("{resource_dir}" in arg for arg in spec["argv"]):
+            commands[name] = ["true"]  # started directly, with no wrapper
+            continue
         copy = work / "wrappers" / name
         shutil.copytree(kernels / name, copy)
         config = json.loads((copy / "kernelctl-launch.json").read_text())
         (copy / "kernelctl-launch.json").write_text(json.dumps({**config, "exec": ["true"]}))
-        spec = json.loads((copy / "kernel.json").read_text())
         commands[name] = [a.replace("{resource_dir}", str(copy)).replace("{connection_file}", "unused.json")
                           for a in spec["argv"]]
     return commands
