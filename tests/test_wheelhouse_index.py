@@ -13,6 +13,7 @@ from wheelfactory import build_wheel, build_wheelhouse
 from kernelctl.wheelhouse import metadata_cache
 from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, normalize, parse, split_tags
 from kernelctl.wheelhouse.index import WheelhouseIndex
+from kernelctl.wheelhouse.greedy import resolve_greedy
 from kernelctl.wheelhouse.resolver import (
     Requirement,
     ResolutionImpossible,
@@ -155,3 +156,113 @@ def test_incremental_loop_matches_stock_resolvelib(tmp_path: Path) -> None:
         assert results[0] == results[1], roots_text
         outcomes.add(results[0] == "impossible")
     assert outcomes == {True, False}  # the random cases exercised both success and failure
+
+
+CP = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+
+
+def _random_site(rng: random.Random, root: Path, n: int) -> list[Path]:
+    """Two directories of wheels with what resolution must get right: pre-releases, local,
+    post and dev versions, the same version in both directories, equal versions spelled
+    differently, dummy wheels, incompatible tags, Requires-Python, unreadable wheels, extras
+    and markers, and dependencies with every kind of specifier."""
+    names = [f"q{i}" for i in range(n)]
+    versions = ["1.0", "1.0.0", "1.5.post1", "2.0rc1", "2.0", "2.0+computecanada", "3.0.dev1",
+                "0.9+dummy.computecanada", "2.5"]
+    bounds = [""] * 8 + [">=1", "<3", "==2.*", "!=2.0", ">=2.0rc1", "~=1.0", ">=1.5,<3", "<1", "==1.0"]
+    dirs: list[list[dict]] = [[], []]
+    for i, name in enumerate(names):
+        for version in ["2.5"] + rng.sample(versions[:-1], rng.randint(0, 3)):
+            later = names[i + 1:]
+            deps = []
+            for dep in rng.sample(later, min(len(later), rng.choice([0, 1, 1, 2, 3]))):
+                extra = "[x]" if rng.random() < 0.15 else ""
+                marker = rng.choice(["", "", "", '; python_version >= "3"', '; python_version < "3"'])
+                deps.append(f"{dep}{extra}{rng.choice(bounds)}{marker}")
+            extras = {"x": [f"{rng.choice(later)}{rng.choice(bounds)}"]} if later and rng.random() < 0.3 else None
+            spec = {"name": name, "version": version, "requires": deps, "extras": extras,
+                    "tag": rng.choice(["py3-none-any"] * 6 + [f"{CP}-{CP}-linux_x86_64"] * 2 + ["cp99-cp99-linux_x86_64"]),
+                    "requires_python": rng.choice([None] * 6 + [">=3.8", ">=3.99"])}
+            if version == "2.5":  # one plain wheel, so that not every closure fails
+                spec.update(tag="py3-none-any", requires_python=None)
+            elif rng.random() < 0.03:
+                spec = {"name": name, "version": version, "corrupt": True}
+            dirs[0 if rng.random() < 0.7 else 1].append(spec)
+            if rng.random() < 0.1:
+                dirs[1].append(dict(spec))
+    return [build_wheelhouse(root / f"d{k}", wheels) for k, wheels in enumerate(dirs)]
+
+
+def _outcome(index: WheelhouseIndex, roots_text: list[str], *, stock: bool):
+    from packaging.requirements import Requirement as PReq
+
+    target = make_targets([PY])[0]
+    provider = WheelhouseProvider(index, target)
+    roots = []
+    for text in roots_text:
+        r = PReq(text)
+        roots.append(Requirement(normalize(r.name), sorted(normalize(e) for e in r.extras), r.specifier, text))
+    try:
+        got = resolve(provider, roots, stock=stock)
+    except ResolutionImpossible:
+        return "impossible", None
+    pins = {k: (c.version_text, c.wheel.path) for k, c in got.mapping.items()}
+    return pins, {k: sorted(v) for k, v in got.graph.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 6])
+def test_greedy_pass_and_fallback_match_stock_resolvelib(tmp_path: Path, seed: int) -> None:
+    """Whatever answers (the greedy pass, or resolvelib after it gives up), the pins and the
+    dependency graph are exactly stock resolvelib's, on wheelhouses full of edge cases."""
+    rng = random.Random(seed)
+    index = WheelhouseIndex(_random_site(rng, tmp_path, 24), cache=False)
+    names = [f"q{i}" for i in range(12)]
+    greedy_answered = fell_back = 0
+    for _ in range(30):
+        roots_text = [p + rng.choice(["", "", "[x]"]) + rng.choice(["", "", ">=1", "<3", "==2.0", ">=2.0rc1"])
+                      for p in rng.sample(names, rng.randint(1, 4))]
+        ours = _outcome(index, roots_text, stock=False)
+        assert ours == _outcome(index, roots_text, stock=True), roots_text
+
+        from packaging.requirements import Requirement as PReq
+
+        provider = WheelhouseProvider(index, make_targets([PY])[0])
+        roots = [Requirement(normalize(PReq(t).name), sorted(PReq(t).extras), PReq(t).specifier, t)
+                 for t in roots_text]
+        provider.add_roots(roots)
+        if resolve_greedy(provider, roots, 10_000) is None:
+            fell_back += 1
+        else:
+            greedy_answered += 1
+    assert greedy_answered and fell_back  # both paths were compared with stock resolvelib
+
+
+def test_warm_index_parses_no_file_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parsed release tables come from the cache; a changed project alone is parsed again."""
+    from kernelctl.wheelhouse import index as index_module
+
+    wh = build_wheelhouse(tmp_path / "wh", [
+        {"name": "app", "version": "1.0", "requires": ["lib"]},
+        {"name": "lib", "version": "1.0"},
+        {"name": "lib", "version": "2.0rc1"},
+    ])
+    old = os.stat(wh).st_mtime - 60
+    os.utime(wh, (old, old))  # a settled directory: its listing is cached
+    first = WheelhouseIndex([wh])
+    assert [r[:2] for r in first.releases("lib")] == [("2.0rc1", True), ("1.0", False)]
+    first.releases("app")
+    first.save()
+
+    parsed: list[str] = []
+    real = index_module.parse
+    monkeypatch.setattr(index_module, "parse", lambda name: parsed.append(name) or real(name))
+    warm = WheelhouseIndex([wh])
+    assert [r[:2] for r in warm.releases("lib")] == [("2.0rc1", True), ("1.0", False)]
+    assert warm.releases("app")[0][0] == "1.0" and parsed == []
+
+    build_wheel(wh, "lib", "1.1")
+    os.utime(wh, (old + 1, old + 1))
+    changed = WheelhouseIndex([wh])
+    assert [r[0] for r in changed.releases("lib")] == ["2.0rc1", "1.1", "1.0"]
+    changed.releases("app")
+    assert sorted(parsed) == ["lib-1.0-py3-none-any.whl", "lib-1.1-py3-none-any.whl", "lib-2.0rc1-py3-none-any.whl"]

@@ -43,6 +43,7 @@ def check_requirements(
     from kernelctl.wheelhouse.discovery import discover
     from kernelctl.wheelhouse.index import WheelhouseIndex
     from kernelctl.wheelhouse.reqfile import gather
+    from kernelctl.wheelhouse.resolver import collector_paused
     from kernelctl.wheelhouse.targets import make_targets
 
     notes: list[str] = []
@@ -50,11 +51,12 @@ def check_requirements(
     if not roots:
         raise UsageError("no requirements to check", "Name requirements or pass -r FILE.")
     targets = make_targets(list(pythons or []) or None, list(platforms or []) or None)
-    index = WheelhouseIndex.from_wheelhouse(discover(list(wheelhouse)), cache=use_cache)
-    try:
-        report = check(index, roots, targets)
-    finally:
-        index.save()
+    with collector_paused():
+        index = WheelhouseIndex.from_wheelhouse(discover(list(wheelhouse)), cache=use_cache)
+        try:
+            report = check(index, roots, targets)
+        finally:
+            index.save()
     report["notes"] = notes
     return report
 

@@ -75,8 +75,8 @@ def is_dummy_version(version: str) -> bool:
     Such wheels exist only to tell users to load a module instead; they install nothing
     useful.
     """
-    _, plus, local = version.partition("+")
-    return bool(plus) and "dummy" in re.split(r"[._-]", local.lower())
+    local = version.partition("+")[2].lower()
+    return "dummy" in local and "dummy" in re.split(r"[._-]", local)
 
 
 def public_and_local(version: str) -> tuple[str, str]:

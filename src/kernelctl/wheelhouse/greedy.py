@@ -24,6 +24,7 @@ costs.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -68,12 +69,17 @@ def resolve_greedy(provider: Provider, roots: Sequence[Any], max_rounds: int
     for root in roots:
         if not add(root, None):
             return None
-    unsatisfied = set(required)
+    # The unsatisfied identifiers, as a heap of (preference, identifier): an entry is stale
+    # once its identifier is pinned or its preference changed (the newer entry wins).
     preference = {k: provider.static_preference(k, reqs) for k, reqs in required.items()}
+    queue = [(pref, k) for k, pref in preference.items()]
+    heapq.heapify(queue)
     for _ in range(max_rounds):
-        if not unsatisfied:
+        while queue and (queue[0][1] in pins or preference[queue[0][1]] != queue[0][0]):
+            heapq.heappop(queue)
+        if not queue:
             return pins, parents
-        name = min(unsatisfied, key=preference.__getitem__) if len(unsatisfied) > 1 else next(iter(unsatisfied))
+        name = heapq.heappop(queue)[1]
         candidate = best[name]
         touched: dict[str, None] = {}
         for requirement in provider.get_dependencies(candidate):
@@ -84,9 +90,10 @@ def resolve_greedy(provider: Provider, roots: Sequence[Any], max_rounds: int
             if pinned is not None and not provider.is_satisfied_by(requirement, pinned):
                 return None
         pins[name] = candidate
-        unsatisfied.discard(name)
         for key in touched:
             if key not in pins:
-                unsatisfied.add(key)
-            preference[key] = provider.static_preference(key, required[key])
+                pref = provider.static_preference(key, required[key])
+                if preference.get(key) != pref:
+                    preference[key] = pref
+                    heapq.heappush(queue, (pref, key))
     return None

@@ -207,6 +207,7 @@ class DirCache:
         if self.listing is not None and self.listing[0] == mtime:
             return self.listing[1]
         lists: dict[str, list[str]] = {}
+        projects: dict[str, str] = {}  # a file name's first field -> its project (a project has many files)
         with os.scandir(self.directory) as entries:
             for entry in entries:
                 name = entry.name
@@ -216,7 +217,11 @@ class DirCache:
                             continue
                     except OSError:
                         continue
-                    lists.setdefault(project_of(name), []).append(name)
+                    first = name.partition("-")[0]
+                    project = projects.get(first)
+                    if project is None:
+                        project = projects[first] = normalize(first)
+                    lists.setdefault(project, []).append(name)
         groups = {project: "\n".join(sorted(files)) for project, files in lists.items()}
         present = {f for files in lists.values() for f in files}
         for gone in [f for f in self.meta if f not in present]:
