@@ -118,32 +118,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--no-cache", action="store_true", help="read every wheel's metadata again")
     parser.set_defaults(run=run)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run only this command, e.g. ``python -m kernelctl.commands.wheelhouse_check ARGS``.
-
-    Same arguments and exit codes as ``kernelctl wheelhouse check``, without importing the
-    other commands (the fastest start, for scripts and benchmarks).
-    """
-    import sys
-
-    from kernelctl.cli import _Parser
-    from kernelctl.errors import KernelctlError
-
-    parser = _Parser(prog="kernelctl wheelhouse")
-    register(parser.add_subparsers(dest="wheelhouse_command", parser_class=_Parser))
-    try:
-        args = parser.parse_args(["check", *(sys.argv[1:] if argv is None else argv)])
-        return int(args.run(args) or 0)
-    except KernelctlError as err:
-        print(err.message if err.message.startswith("kernelctl:") else f"error: {err.message}", file=sys.stderr)
-        if err.hint:
-            print(err.hint, file=sys.stderr)
-        return err.exit_code
-    except BrokenPipeError:
-        return 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from kernelctl.errors import UsageError
-from kernelctl.wheelhouse.filenames import normalize, public_and_local, split_tags
+from kernelctl.wheelhouse.filenames import public_and_local, split_tags
 from kernelctl.wheelhouse.index import Wheel, WheelhouseIndex
 from kernelctl.wheelhouse.targets import Target
 

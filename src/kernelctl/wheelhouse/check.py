@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kernelctl.wheelhouse.filenames import is_dummy_version, normalize
+from kernelctl.wheelhouse.filenames import normalize
 from kernelctl.wheelhouse.index import WheelhouseIndex
 from kernelctl.wheelhouse.reqfile import RootRequirement
 from kernelctl.wheelhouse.resolver import (
@@ -155,9 +155,7 @@ def diagnose(provider: WheelhouseProvider, error: Exception) -> tuple[str, str, 
 
 def _to_requirement(provider: WheelhouseProvider, root: RootRequirement) -> Requirement:
     req = root.requirement
-    from kernelctl.wheelhouse.filenames import normalize as norm
-
-    return Requirement(norm(req.name), tuple(sorted(norm(e) for e in req.extras)),
+    return Requirement(normalize(req.name), tuple(sorted(normalize(e) for e in req.extras)),
                        provider.specifier(str(req.specifier)), root.text, req.name)
 
 

@@ -27,6 +27,7 @@ import marshal
 import os
 import time
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -233,7 +234,7 @@ class DirCache:
         self.dirty = True
         return groups
 
-    def releases(self, project: str, blob: str, parse) -> tuple:
+    def releases(self, project: str, blob: str, parse: Callable[[str], tuple]) -> tuple:
         """``parse(blob)`` for ``project``, from the cache while its listing ``blob`` is unchanged."""
         cached = self.parsed.get(project)
         if cached is not None and cached[0] == blob:
@@ -245,7 +246,7 @@ class DirCache:
 
     def metadata(self, filename: str, project: str) -> WheelMetadata:
         """The metadata of ``filename`` in this directory, from the cache when it is current."""
-        path = os.path.join(self.directory, filename)
+        path = f"{self.directory}/{filename}"
         try:
             st = os.stat(path)
         except OSError as err:

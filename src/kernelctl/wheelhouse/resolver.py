@@ -214,7 +214,7 @@ class WheelhouseProvider(AbstractProvider):
         if exact:  # an exact pin (name[extra] -> name): no pre-release filtering, like pip
             return (entry for entry in versions
                     if all(version_of(entry[0]) == e for e in exact)
-                    and all(self.is_satisfied_by(r, version_of(entry[0])) for r in reqs if r.exact is None))
+                    and all(_accepts(r, version_of(entry[0])) for r in reqs if r.exact is None))
         texts = sorted({r.spec_text for r in reqs} - {""})
         if not texts:  # no specifier: final releases, or pre-releases when there is nothing else
             finals = [entry for entry in versions if not entry[1]]
@@ -295,12 +295,8 @@ class WheelhouseProvider(AbstractProvider):
         extras_t = tuple(extras.rstrip("]").split(",")) if extras else ()
         return functools.partial(self.candidates, project, extras_t, reqs, bad)
 
-    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate | Any) -> bool:
-        """Whether ``candidate`` (or a :class:`~packaging.version.Version`) meets ``requirement``."""
-        version = candidate.version if isinstance(candidate, Candidate) else candidate
-        if requirement.exact is not None:
-            return version == requirement.exact
-        return not requirement.spec_text or requirement.specifier.contains(version, prereleases=True)
+    def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
+        return _accepts(requirement, candidate.version)
 
     def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
         deps = candidate.deps
@@ -361,6 +357,13 @@ class WheelhouseProvider(AbstractProvider):
             steps.append(f"{candidate.name}{_extras(candidate.extras)} {candidate.version_text}")
             candidate = self.introduced_by.get(candidate.identifier)
         return steps[::-1]
+
+
+def _accepts(requirement: Requirement, version: Any) -> bool:
+    """Whether a :class:`~packaging.version.Version` meets ``requirement`` (pre-releases too)."""
+    if requirement.exact is not None:
+        return version == requirement.exact
+    return not requirement.spec_text or requirement.specifier.contains(version, prereleases=True)
 
 
 def _filtered(specifier, versions: list[Available]) -> Iterator[Available]:
@@ -542,7 +545,6 @@ def _fast_resolution_class():
                 if failure_criterion:
                     causes_info = self._extract_causes(failure_criterion)
                     self._r.resolving_conflicts(causes=causes_info)
-                    saved = getattr(self, "_save_states", None)
                     try:
                         success = self._backjump(causes_info)
                     except ResolutionImpossible:
@@ -552,7 +554,6 @@ def _fast_resolution_class():
                             raise
                     else:
                         failed_optimistic = bool(not success and ratio() and getattr(self, "_save_states", None))
-                    del saved
                     if failed_optimistic and getattr(self, "_save_states", None):
                         self._rollback_states()
                     else:
