@@ -254,8 +254,8 @@ def test_warm_index_parses_no_file_name(tmp_path: Path, monkeypatch: pytest.Monk
     first.save()
 
     parsed: list[str] = []
-    real = index_module.parse
-    monkeypatch.setattr(index_module, "parse", lambda name: parsed.append(name) or real(name))
+    real = index_module.parse_release
+    monkeypatch.setattr(index_module, "parse_release", lambda name: parsed.append(name) or real(name))
     warm = WheelhouseIndex([wh])
     assert [r[:2] for r in warm.releases("lib")] == [("2.0rc1", True), ("1.0", False)]
     assert warm.releases("app")[0][0] == "1.0" and parsed == []
@@ -266,3 +266,80 @@ def test_warm_index_parses_no_file_name(tmp_path: Path, monkeypatch: pytest.Monk
     assert [r[0] for r in changed.releases("lib")] == ["2.0rc1", "1.1", "1.0"]
     changed.releases("app")
     assert sorted(parsed) == ["lib-1.0-py3-none-any.whl", "lib-1.1-py3-none-any.whl", "lib-2.0rc1-py3-none-any.whl"]
+
+
+@pytest.mark.parametrize("text", [
+    "numpy", "numpy>=1.23", "numpy>=1.23,<2", "numpy<2,>=1.23", "Foo.Bar_baz-1[Extra_1,extra-2]>=1.0",
+    "x[a,a]", "x[a_b,a-b]", "x==1.0.*", "x===weird+1", "x~=1.4.5", "x!=1.0+local", "x>=1.0a1", "x==1.0-1",
+    "x>=1.0.*", "x[]", "x >= 1", "x[ a ]", 'x; python_version < "3"', "x @ https://example.org/x-1.0.tar.gz",
+    "x>=", "x>=1,,<2", "x>=1,", "x<=>1", "-x", "x-", "x[a,]", "x==1.0.*,!=1.0.1", "x<1!2.0", "x>1.0.post1.dev2",
+])
+def test_plain_requires_dist_reads_as_packaging_reads_it(text: str) -> None:
+    """The fast path for plain Requires-Dist values gives packaging's reading, or its error."""
+    from packaging.requirements import InvalidRequirement, Requirement as PReq
+
+    try:
+        req = PReq(text)
+    except InvalidRequirement:
+        with pytest.raises(InvalidRequirement):
+            metadata_cache._dependency(text)
+        return
+    expected = (text, normalize(req.name), req.name, tuple(sorted(normalize(e) for e in req.extras)),
+                str(req.specifier), str(req.marker) if req.marker is not None else None)
+    assert tuple(metadata_cache._dependency(text)) == expected
+
+
+def _archive(path: Path, how: str) -> Path:
+    """A wheel-like zip written in one of the ways zip writers differ."""
+    import zipfile
+
+    meta = b"Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\nRequires-Dist: dep>=1\n" * (50 if how == "big" else 1)
+    method = zipfile.ZIP_STORED if how in ("stored", "bad-crc") else zipfile.ZIP_DEFLATED
+    with zipfile.ZipFile(path, "w", compression=method) as zf:
+        zf.writestr("pkg/__init__.py", b"")
+        name = "pkg-1.0.dist-info/METADATA"
+        if how == "utf8":
+            zf.writestr("pkg/d\u00e9j\u00e0.py", b"x")
+        if how == "zip64":
+            with zf.open(name, "w", force_zip64=True) as fh:
+                fh.write(meta)
+        elif how == "descriptor":
+            with zf.open(zipfile.ZipInfo(name), "w") as fh:  # streamed: sizes in a data descriptor
+                fh.write(meta)
+        else:
+            zf.writestr(name, meta)
+        if how == "comment":
+            zf.comment = b"PK\x05\x06 looks like an end record"
+    data = path.read_bytes()
+    if how == "prepended":
+        path.write_bytes(b"#!/bin/sh\n" + data)
+    elif how == "bad-crc":
+        at = data.index(b"Name: pkg")
+        path.write_bytes(data[:at] + b"Name: pkh" + data[at + 9:])
+    elif how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize("how", ["stored", "deflated", "big", "descriptor", "comment", "utf8", "zip64",
+                                 "prepended", "bad-crc", "truncated"])
+def test_wheel_zip_reader_agrees_with_zipfile(tmp_path: Path, how: str) -> None:
+    """The fast reader returns what zipfile returns, or leaves the archive to zipfile."""
+    from kernelctl.wheelhouse.wheelzip import Unsupported, read_member
+
+    path = _archive(tmp_path / "pkg-1.0-py3-none-any.whl", how)
+
+    def choose(names):
+        return next((n for n in names if n.endswith(".dist-info/METADATA")), None)
+
+    try:
+        expected = metadata_cache._read_with_zipfile(path, choose)
+    except ValueError:
+        expected = None  # zipfile cannot read it: the fast reader must not either
+    try:
+        got = read_member(path, choose)
+    except Unsupported:
+        assert how not in ("stored", "deflated", "big", "descriptor", "utf8")  # what wheels are
+    else:
+        assert expected is not None and got == expected
+    assert (metadata_cache.read_metadata(path, "pkg").error is None) == (expected is not None)

@@ -11,7 +11,7 @@ cacheable strings and adds the site-specific readings (dummy wheels, display col
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 _NORMALIZE = re.compile(r"[-_.]+")
 
@@ -61,6 +61,44 @@ def parse(filename: str) -> WheelName:
     stem = filename[: -len(".whl")]
     parts = stem.split("-")
     return WheelName(filename, parts[0], str(project), str(version), tuple(build), "-".join(parts[-3:]))
+
+
+#: ``name-version[-build]`` -> (Version, its normalised text, build tag), for valid ones
+_HEADS: dict[str, tuple] = {}
+#: compressed tag triples known to be valid
+_TAG_SETS: set[str] = set()
+
+
+def parse_release(filename: str) -> tuple[Any, str, tuple, str]:
+    """``(version, normalised version, build tag, compressed tags)`` of a wheel file name.
+
+    ``version`` is a :class:`packaging.version.Version`. Validates as :func:`parse` does,
+    raising :class:`InvalidWheelName`, but parses each distinct ``name-version[-build]``
+    and each distinct tag triple once: a project's wheels for several Pythons share the
+    first, a whole wheelhouse shares a few of the second. This is exact because
+    :func:`packaging.utils.parse_wheel_filename` checks the parts of a name independently.
+    """
+    parts = filename[:-4].split("-") if filename.endswith(".whl") else []
+    if len(parts) in (5, 6):
+        head, tags = "-".join(parts[:-3]), "-".join(parts[-3:])
+        known = _HEADS.get(head)
+        if known is None and (parsed := _parsed(f"{head}-py3-none-any.whl")) is not None:
+            known = _HEADS[head] = (parsed[1], str(parsed[1]), tuple(parsed[2]))
+        if known is not None and (tags in _TAG_SETS or _parsed(f"x-0-{tags}.whl") is not None):
+            _TAG_SETS.add(tags)
+            return (*known, tags)
+    name = parse(filename)  # raises with packaging's reason
+    return _parsed(filename)[1], name.version, name.build, name.tags
+
+
+def _parsed(filename: str) -> tuple | None:
+    """:func:`packaging.utils.parse_wheel_filename`'s result, None for an invalid name."""
+    from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+    try:
+        return parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return None
 
 
 def split_tags(tags: str) -> tuple[list[str], list[str], list[str]]:

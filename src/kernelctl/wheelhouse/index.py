@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, parse
+from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, parse_release
 from kernelctl.wheelhouse.metadata_cache import DirCache, WheelMetadata, cache_root
 
 _VERSIONS: dict = {}
@@ -57,15 +57,15 @@ def releases_of(filenames: Iterable[str]) -> tuple[tuple, tuple]:
     misnamed = []
     for filename in sorted(filenames):
         try:
-            name = parse(filename)
+            version, text, build, tags = parse_release(filename)
         except InvalidWheelName as err:
             misnamed.append((filename, str(err)))
             continue
-        version = version_of(name.version)
         release = by_version.get(version)
         if release is None:
-            release = by_version[version] = (name.version, version.is_prerelease, [])
-        release[2].append((filename, name.build, name.tags))
+            release = by_version[version] = (text, version.is_prerelease, [])
+            _VERSIONS.setdefault(text, version)
+        release[2].append((filename, build, tags))
     ordered = sorted(by_version.items(), key=lambda item: item[0], reverse=True)
     return tuple((text, pre, tuple(files)) for _, (text, pre, files) in ordered), tuple(misnamed)
 

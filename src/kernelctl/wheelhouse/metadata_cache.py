@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import marshal
 import os
+import re
 import time
 import zlib
 from collections.abc import Callable
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kernelctl.wheelhouse.filenames import normalize, project_of
+from kernelctl.wheelhouse.wheelzip import Unsupported, read_member
 
 CACHE_FORMAT = 5
 #: A directory modified this recently (seconds) may still be changing: do not trust its listing.
@@ -87,7 +89,35 @@ def _headers(text: str) -> dict[str, list[str]]:
     return headers
 
 
+_IDENT = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_CLAUSE = r"(?:~=|===|==|!=|<=|>=|<|>)[A-Za-z0-9.*+!_-]+"
+#: ``name``, ``name[extra,...]`` and either followed by ``op version,...``: no spaces, no
+#: marker, no URL. Every string it matches is a PEP 508 requirement whose parts are these.
+_PLAIN = re.compile(rf"({_IDENT})(?:\[({_IDENT}(?:,{_IDENT})*)\])?((?:{_CLAUSE})(?:,{_CLAUSE})*)?")
+_SPECIFIERS: dict[str, str] = {}
+
+
 def _dependency(text: str) -> Dependency:
+    """One ``Requires-Dist`` value, as :class:`packaging.requirements.Requirement` reads it.
+
+    Plain values (most of them: no marker, no spaces) skip packaging's tokenizer; their
+    specifier is still parsed, and normalised, by :class:`~packaging.specifiers.SpecifierSet`.
+    """
+    plain = _PLAIN.fullmatch(text)
+    if plain is not None:
+        name, extras, spec = plain.groups()
+        spec = spec or ""
+        normalised = _SPECIFIERS.get(spec)
+        if normalised is None:
+            from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+            try:
+                normalised = _SPECIFIERS[spec] = str(SpecifierSet(spec))
+            except InvalidSpecifier:
+                normalised = None  # packaging's Requirement says why
+        if normalised is not None:
+            extras_t = tuple(sorted(normalize(e) for e in set(extras.split(",")))) if extras else ()
+            return Dependency(text, normalize(name), name, extras_t, normalised, None)
     from packaging.requirements import Requirement
 
     req = Requirement(text)
@@ -109,16 +139,18 @@ def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
     ``project`` (normalised) picks the right ``.dist-info`` if a wheel holds several.
     Problems (not a zip, no METADATA, an invalid ``Requires-Dist``) come back in ``error``.
     """
-    import zipfile
+    def choose(names: list[str]) -> str | None:
+        return _find_metadata(names, project)
 
     try:
-        with zipfile.ZipFile(path) as zf:
-            member = _find_metadata(zf.namelist(), project)
-            if member is None:
-                return WheelMetadata("no .dist-info/METADATA in the wheel", "", "", None, (), ())
-            raw = zf.read(member)
-    except (OSError, zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, EOFError) as err:
+        try:
+            raw = read_member(path, choose)
+        except Unsupported:
+            raw = _read_with_zipfile(path, choose)
+    except (OSError, ValueError) as err:
         return WheelMetadata(f"cannot read the wheel: {err}", "", "", None, (), ())
+    if raw is None:
+        return WheelMetadata("no .dist-info/METADATA in the wheel", "", "", None, (), ())
     headers = _headers(raw.decode("utf-8", errors="replace"))
     deps = []
     for line in headers.get("requires-dist", []):
@@ -142,6 +174,19 @@ def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
         tuple(normalize(e) for e in headers.get("provides-extra", [])),
         tuple(deps),
     )
+
+
+def _read_with_zipfile(path: str | os.PathLike[str], choose: Callable[[list[str]], str | None]) -> bytes | None:
+    """:func:`~kernelctl.wheelhouse.wheelzip.read_member` done by :mod:`zipfile`, for the
+    archives that reads no faster; zipfile's errors come out as :class:`ValueError`."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            member = choose(zf.namelist())
+            return None if member is None else zf.read(member)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, EOFError) as err:
+        raise ValueError(err) from None
 
 
 _FIELD, _RECORD = "\x1f", "\x1e"
