@@ -254,7 +254,10 @@ class WheelhouseProvider(AbstractProvider):
 
         Memoised on what decides it: the specifiers and exact pins of ``reqs``.
         """
-        key = (identifier, frozenset([r.spec_text for r in reqs]), frozenset([r.exact for r in reqs]))
+        if len(reqs) == 1:
+            key: tuple = (identifier, reqs[0].spec_text, reqs[0].exact)
+        else:
+            key = (identifier, frozenset([r.spec_text for r in reqs]), frozenset([r.exact for r in reqs]))
         try:
             return self._first[key]
         except KeyError:
