@@ -46,6 +46,8 @@ def test_julia_kernel_loads_its_modules_and_starts_ijulia_offline(
     shown = kernelctl_json("show", "jl")
     assert shown["options"]["modules"] == ["ijulia-kernel"] and shown["installed"] == {}
     assert kernelctl_json("list")[0]["status"] == "ok"
+    for command in (["install", "jl", "numpy"], ["export", "jl"], ["netguard", "jl", "--mode", "block"]):
+        assert_user_error(kernelctl(*command, check=False), 2, "'jl' is a julia kernel: it has no Python env")
 
     clear_module_environment(monkeypatch)  # the server has no module variables
     record = tmp_path / "julia-record.jsonl"

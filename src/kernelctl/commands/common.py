@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelctl import kernelspec
-from kernelctl.errors import KernelctlError
+from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.launcher import CONFIG_NAME
 from kernelctl.location import Location, location_of
 from kernelctl.locking import name_lock
@@ -64,6 +64,16 @@ def find_kernel(name: str) -> Kernel:
         raise KernelctlError(f"the env of kernel {name!r} is missing ({prefix})",
                              f"Run 'kernelctl remove {name} --yes' and create it again.")
     return Kernel(spec, load_manifest(prefix))
+
+
+def find_python_kernel(name: str, action: str) -> Kernel:
+    """Like :func:`find_kernel`, for commands that work on a Python env (``action`` says which)."""
+    kernel = find_kernel(name)
+    language = kernel.manifest.options.language
+    if language != "python":
+        raise UsageError(f"kernel {name!r} is a {language} kernel: it has no Python env to {action}",
+                         "Choose a Python kernel ('kernelctl list' shows them).")
+    return kernel
 
 
 @contextmanager

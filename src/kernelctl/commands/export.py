@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from kernelctl.commands.args import add_parser
-from kernelctl.commands.common import find_kernel
+from kernelctl.commands.common import find_python_kernel
 from kernelctl.manifest import now
 from kernelctl.venv import installed_distributions
 
@@ -15,7 +15,7 @@ _SEEDED = {"pip", "setuptools", "wheel"}
 
 def export(name: str) -> str:
     """Pinned requirements (``name==version``) of kernel ``name``, usable with ``create -r``."""
-    kernel = find_kernel(name)
+    kernel = find_python_kernel(name, "export")
     installed = installed_distributions(kernel.prefix, name)
     header = [f"# kernelctl export of kernel {name!r} (Python {kernel.manifest.python_version}), {now()}",
               "# recreate with: kernelctl create NAME -r THIS_FILE"]

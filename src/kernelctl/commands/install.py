@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kernelctl.backends import InstallRequest, get_backend
 from kernelctl.commands.args import add_json_flag, add_parser
-from kernelctl.commands.common import find_kernel, locked
+from kernelctl.commands.common import find_python_kernel, locked
 from kernelctl.errors import UsageError
 from kernelctl.manifest import Manifest
 from kernelctl.output import print_json
@@ -25,7 +25,7 @@ def install(name: str, packages: Sequence[str] = (), *,
     requirements = check_requirements(packages)
     files = read_requirement_files(requirement_files)
     with locked(name):
-        kernel = find_kernel(name)
+        kernel = find_python_kernel(name, "install into")
         manifest = kernel.manifest
         get_backend(None if manifest.options.backend == "auto" else manifest.options.backend).install(
             InstallRequest(python_of(kernel.prefix), requirements, [Path(d) for d in manifest.wheelhouses],

@@ -10,7 +10,7 @@ from typing import Any
 from kernelctl import kernelspec, netguard_config
 from kernelctl.build import python_argv
 from kernelctl.commands.args import add_json_flag, add_parser
-from kernelctl.commands.common import find_kernel, locked
+from kernelctl.commands.common import find_python_kernel, locked
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import write_atomic
 from kernelctl.launcher import CONFIG_NAME
@@ -25,11 +25,8 @@ def set_netguard(name: str, mode: str | None = None, allow: Sequence[str] | None
     meanwhile gets the old settings or the new ones. Running kernels keep theirs until restarted.
     """
     with locked(name):
-        kernel = find_kernel(name)
+        kernel = find_python_kernel(name, "guard")
         manifest = kernel.manifest
-        if manifest.options.language != "python":
-            raise UsageError(f"netguard guards Python kernels; {name!r} is a {manifest.options.language} kernel",
-                             "Choose a Python kernel.")
         if mode is not None or allow is not None:
             manifest.options.netguard = mode or manifest.options.netguard
             manifest.options.netguard_allow = list(allow) if allow is not None else manifest.options.netguard_allow
