@@ -62,6 +62,13 @@ def test_julia_kernel_loads_its_modules_and_starts_ijulia_offline(
     # Our depot first, then what the module put there.
     assert env["JULIA_DEPOT_PATH"] == f"{depot}:{mods.support / 'julia-depot'}:"
 
+    # The manifest is enough to rebuild it: same project, depot and modules.
+    assert (shown["options"]["julia_project"], shown["options"]["julia_depot"]) == (str(tmp_path / "proj"), str(depot))
+    kernelctl("rebuild", "jl", "-q")
+    record.unlink()
+    again = start_and_record("jl", record)
+    assert again["argv"][:6] == argv[:6] and again["env"]["JULIA_DEPOT_PATH"] == env["JULIA_DEPOT_PATH"]
+
 
 def test_julia_kernels_take_no_python_packages(mods: ModuleSetup) -> None:
     proc = kernelctl("create", "jl", "numpy", "--language", "julia", "--module", "ijulia-kernel", check=False)

@@ -40,8 +40,7 @@ class BuildPlan:
     """Everything needed to build a kernel; a manifest is a plan plus what was installed.
 
     ``interpreter`` is None for a Julia kernel (no virtualenv). ``module_system`` is the one
-    the modules were loaded with for the build; None makes the build find it (rebuild).
-    ``julia`` is None except for a new Julia kernel (rebuild keeps the recorded settings).
+    the modules were loaded with for the build; None makes the build find it.
     """
 
     name: str
@@ -52,7 +51,6 @@ class BuildPlan:
     requirement_files: list[RequirementFile] = field(default_factory=list)
     options: Options = field(default_factory=Options)
     module_system: ModuleSystem | None = None
-    julia: julia.JuliaSettings | None = None
     location: Location = field(default_factory=user_location)
 
 
@@ -189,7 +187,7 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
     module_system = _module_system(plan)
     try:
         if plan.options.language == julia.LANGUAGE:
-            settings = julia.settings_of(plan)
+            settings = julia.settings_of(plan.options)
             manifest = julia.write_manifest(plan, prefix)
             spec = julia.kernel_json(plan, prefix, settings)
             config = julia.launch_config(plan, settings, module_system)

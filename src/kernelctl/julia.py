@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kernelctl import kernelspec
 from kernelctl.launcher import LAUNCHER_NAME
-from kernelctl.manifest import Manifest
+from kernelctl.manifest import Manifest, Options
 from kernelctl.modules import ModuleSystem, launch_settings
 from kernelctl.output import Progress
 
@@ -55,13 +55,9 @@ def default_display_name(name: str) -> str:
     return f"Julia ({name})"
 
 
-def settings_of(plan: BuildPlan) -> JuliaSettings:
-    """The plan's settings, else (on rebuild) those recorded in the kernel in service."""
-    if plan.julia is not None:
-        return plan.julia
-    spec = kernelspec.read_spec(plan.location.kernels_dir, plan.name)
-    recorded = (spec.kernelctl or {}).get("julia") if spec is not None else None
-    return JuliaSettings(**recorded) if isinstance(recorded, dict) else JuliaSettings()
+def settings_of(options: Options) -> JuliaSettings:
+    """The Julia settings recorded in a kernel's options (the manifest)."""
+    return JuliaSettings(options.julia_project or DEFAULT_PROJECT, options.julia_depot)
 
 
 def write_manifest(plan: BuildPlan, prefix: Path) -> Manifest:
@@ -83,7 +79,7 @@ def kernel_json(plan: BuildPlan, prefix: Path, settings: JuliaSettings) -> dict[
         "interrupt_mode": "signal",
         "env": {},
         "metadata": {
-            "kernelctl": {**kernelspec.kernelctl_metadata(plan.name, prefix, plan.location), "julia": asdict(settings)},
+            "kernelctl": kernelspec.kernelctl_metadata(plan.name, prefix, plan.location),
         },
     }
 

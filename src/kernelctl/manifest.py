@@ -39,6 +39,8 @@ class Options:
     backend: str = "auto"
     logo: str | None = None
     group: str | None = None
+    julia_project: str | None = None
+    julia_depot: str | None = None
 
 
 @dataclass

@@ -39,7 +39,8 @@ def create(
     module_names: Sequence[str] = (),
     purge: bool = False,
     language: str = "python",
-    julia_settings: julia.JuliaSettings | None = None,
+    julia_project: str | None = None,
+    julia_depot: str | None = None,
     netguard: str = "warn",
     netguard_allow: Sequence[str] = (),
     location: Location | None = None,
@@ -57,6 +58,8 @@ def create(
     only once it is complete (and, unless ``verify`` is false, has run a cell).
     """
     validate_name(name)
+    if language != julia.LANGUAGE and (julia_project or julia_depot):
+        raise UsageError("--julia-project and --julia-depot are for Julia kernels", "Add --language julia.")
     if language == julia.LANGUAGE and (packages or requirement_files or python or system_site_packages):
         raise UsageError("a Julia kernel installs no Python packages and has no Python env",
                          "Drop the packages, -r, --python and --system-site-packages; Julia and IJulia come "
@@ -77,8 +80,9 @@ def create(
             plan = BuildPlan(
                 name=name, interpreter=None, python_requested=None, wheelhouses=[], requirements=[],
                 options=Options(display_name=display_name or julia.default_display_name(name), language=language,
-                                modules=list(module_names), purge=purge, logo=logo_path, group=group),
-                module_system=module_system, julia=julia_settings or julia.JuliaSettings(), location=location,
+                                modules=list(module_names), purge=purge, logo=logo_path, group=group,
+                                julia_project=julia_project, julia_depot=julia_depot),
+                module_system=module_system, location=location,
             )
         else:
             plan = BuildPlan(
@@ -181,16 +185,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     is_julia = args.language == julia.LANGUAGE
-    if not is_julia and (args.julia_project or args.julia_depot):
-        raise UsageError("--julia-project and --julia-depot are for Julia kernels", "Add --language julia.")
-    settings = julia.JuliaSettings(args.julia_project or julia.DEFAULT_PROJECT, args.julia_depot) if is_julia else None
     # A Julia kernel has no env to create and install into: one step, plus verification.
     progress = Progress((1 if is_julia else 3) + int(args.verify), enabled=not args.quiet)
     manifest = create(
         args.name, args.packages, requirement_files=args.requirement, wheelhouses=args.wheelhouse,
         python=args.python, display_name=args.display_name, system_site_packages=args.system_site_packages,
         verify=args.verify, force=args.force, backend=args.backend, module_names=args.modules, purge=args.purge,
-        language=args.language, julia_settings=settings, netguard=args.netguard,
+        language=args.language, julia_project=args.julia_project, julia_depot=args.julia_depot, netguard=args.netguard,
         netguard_allow=args.netguard_allow, location=location_from_args(args), group=args.group, logo=args.logo,
         progress=progress, verbose=args.verbose,
     )
