@@ -62,3 +62,21 @@ def test_created_kernels_warn_then_block_after_a_mode_change(real_wheelhouse: Pa
     kernelctl("netguard", "guarded", "--mode", "off")
     assert "KERNELCTL_NETGUARD" not in kernel_json(Path(os.environ["JUPYTER_DATA_DIR"]), "guarded")["env"]
     assert kernelctl_json("show", "guarded")["options"]["netguard"] == "off"
+
+
+def test_a_kernels_allowlist_adds_to_the_sites(real_wheelhouse: Path) -> None:
+    """jupyter_client expands ${VAR} in kernel.json's env from the server's environment."""
+    from string import Template
+
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    from kernelctl.netguard.policy import HostPolicy
+
+    kernelctl("create", "allowed", "--netguard-allow", ".kernel.example", "--wheelhouse", str(real_wheelhouse),
+              "--no-verify", "-q")
+    value = KernelSpecManager().get_kernel_spec("allowed").env["KERNELCTL_NETGUARD_ALLOW"]
+    with_site = HostPolicy.from_env({"KERNELCTL_NETGUARD_ALLOW": Template(value).safe_substitute(
+        {"KERNELCTL_NETGUARD_ALLOW": ".site.example"})})
+    assert with_site.allowed("a.kernel.example") and with_site.allowed("b.site.example")
+    without_site = HostPolicy.from_env({"KERNELCTL_NETGUARD_ALLOW": Template(value).safe_substitute({})})
+    assert without_site.allowed("a.kernel.example") and not without_site.allowed("b.site.example")

@@ -115,5 +115,8 @@ def kernel_settings(mode: str, wheelhouse_dirs: Sequence[str],
     env.update(_LIBRARY_ENV)
     env["KERNELCTL_NETGUARD"] = mode
     if entries:
-        env[ALLOW_ENV] = ",".join(entries)
+        # jupyter_client expands ${VAR} in kernel.json's env from the server's environment, so
+        # a site-wide list there is kept, not replaced; unset, the placeholder stays and
+        # HostPolicy.from_env skips it as a malformed entry.
+        env[ALLOW_ENV] = ",".join([*entries, "${%s}" % ALLOW_ENV])
     return ["--ext", RUNTIME_NAME], env
