@@ -343,3 +343,27 @@ def test_wheel_zip_reader_agrees_with_zipfile(tmp_path: Path, how: str) -> None:
     else:
         assert expected is not None and got == expected
     assert (metadata_cache.read_metadata(path, "pkg").error is None) == (expected is not None)
+
+
+def test_filter_keeps_exactly_the_final_versions_a_specifier_contains() -> None:
+    """What the provider relies on to check final releases one by one instead of through
+    SpecifierSet.filter: on final versions (local, post, epochs included) both agree."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import Version
+
+    rng = random.Random(7)
+    bases = ["0", "1", "1.0", "1.0.0", "1.0.1", "1.1", "2", "2.0", "10.0", "1!1.0"]
+    finals = sorted({Version(b + suffix) for b in bases
+                     for suffix in ("", ".post1", "+local", "+computecanada", ".post2+x.1")}, reverse=True)
+    singles = []
+    for op in ("==", "!=", "<", "<=", ">", ">=", "~=", "==="):
+        for b in bases:
+            for suffix in ("", ".*", ".post1", "+local", "rc1", ".dev0"):
+                try:
+                    SpecifierSet(op + b + suffix)
+                except InvalidSpecifier:
+                    continue
+                singles.append(op + b + suffix)
+    for text in singles + [",".join(rng.sample(singles, rng.randint(2, 3))) for _ in range(1000)]:
+        spec = SpecifierSet(text)
+        assert list(spec.filter(finals)) == [v for v in finals if spec.contains(v)], text

@@ -197,6 +197,10 @@ class WheelhouseProvider(AbstractProvider):
         rank = self.target.tag_priority
         result = []
         for text, pre, dirs in self.index.releases(project):
+            if len(dirs) == 1 and len(dirs[0][1]) == 1:  # one file, as for most pure projects
+                if rank(dirs[0][1][0][2]) is not None:
+                    result.append((text, pre, [(dirs[0][0], dirs[0][1][0])]))
+                continue
             ranked = [(r, d, f) for d, files in dirs for f in files if (r := rank(f[2])) is not None]
             if not ranked:
                 continue
@@ -219,7 +223,12 @@ class WheelhouseProvider(AbstractProvider):
         if not texts:  # no specifier: final releases, or pre-releases when there is nothing else
             finals = [entry for entry in versions if not entry[1]]
             return iter(finals or versions)
-        return _filtered(self.specifier(",".join(texts)), versions)
+        specifier = self.specifier(",".join(texts))
+        if any(entry[1] for entry in versions):
+            return _filtered(specifier, versions)
+        # Final releases only: filter keeps exactly those the specifier contains, so check
+        # them one by one, as far as the caller looks.
+        return (entry for entry in versions if specifier.contains(version_of(entry[0])))
 
     def candidate(self, project: str, extras: tuple[str, ...], version: Available) -> Candidate | None:
         """The candidate for one version, or None when no wheel of it is usable here."""
