@@ -15,7 +15,8 @@ Timed, each as a fresh process on the same input in the same run:
 
 * ``python -m kernelctl wheelhouse check -r reqs.txt --wheelhouse DIR --json`` (the real
   CLI), cold (empty kernelctl cache) and warm (best of several runs);
-* ``uv pip compile --no-index --find-links DIR reqs.txt``, cold (empty uv cache) and warm;
+* ``uv pip compile --no-index --find-links DIR reqs.txt``, cold (empty uv cache) and warm,
+  its warm runs alternating with kernelctl's so that load from elsewhere hits both alike;
 * ``pip install --dry-run --no-index --find-links DIR --ignore-installed --report``, on a
   smaller ~2,000-wheel wheelhouse (pip needs ~40 s at 2,200 wheels), with a time limit;
   kernelctl and uv are timed on that one too, for the ratios.
@@ -27,8 +28,9 @@ is dropped from the environment and a first ``--help`` run compiles kernelctl be
 anything is timed, so "cold" means an empty metadata cache, not uncompiled modules.
 
 The resolutions are compared: kernelctl must pin the same versions as uv (and as pip).
-The warm cost per project of the closure, on both wheelhouse sizes, shows that it grows
-with the closure, not with the wheelhouse.
+Last, the small wheelhouse's requirements are timed warm again with 20,000 unrelated
+wheels (empty files: nothing opens them) in a second directory: the closure is the same,
+the wheelhouse ten times larger, so the difference is what wheelhouse size costs.
 """
 
 from __future__ import annotations
@@ -118,6 +120,42 @@ def generate(dest: Path, projects: int, seed: int) -> tuple[Path, int]:
     return dest, len(wheels)
 
 
+def filler(dest: Path, count: int) -> Path:
+    """``count`` empty files named as wheels of projects that nothing requires: wheelhouse
+    size without closure (neither tool opens a wheel outside the closure)."""
+    marker = dest / ".complete"
+    if marker.exists() and marker.read_text() == str(count):
+        return dest
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for i in range(count):
+        (dest / f"unrelated{i // 4:05d}-1.{i % 4}-py3-none-any.whl").touch()
+    old = time.time() - 60
+    marker.write_text(str(count))
+    os.utime(dest, (old, old))
+    return dest
+
+
+def scaling(small: Path, extra: Path, reqs_file: Path, work: Path, runs: int) -> list[tuple[str, float, float]]:
+    """Warm wall times of kernelctl and uv for one requirement set, on ``small`` alone and
+    with ``extra`` (more wheels, same closure) as a second directory."""
+    env = base_env()
+    out = []
+    for label, dirs in (("alone", [small]), ("with filler", [small, extra])):
+        kcache, ucache = work / f"kc-scale-{len(dirs)}", work / f"uv-scale-{len(dirs)}"
+        kcmd = [sys.executable, "-m", "kernelctl", "wheelhouse", "check", "-r", str(reqs_file), "--python", TARGET_PY,
+                "--json"] + [a for d in dirs for a in ("--wheelhouse", str(d))]
+        ucmd = [uv_bin(), "pip", "compile", "--no-index", str(reqs_file), "--python-version", TARGET_PY,
+                "--no-header", "--no-annotate", "--quiet", "--cache-dir", str(ucache)]
+        ucmd += [a for d in dirs for a in ("--find-links", str(d))]
+        kenv = dict(env, KERNELCTL_CACHE_DIR=str(kcache))
+        timed(kcmd, kenv)
+        timed(ucmd, env)
+        (kc, _), (uv, _) = best_of_alternating([(kcmd, kenv), (ucmd, env)], runs)
+        out.append((label, kc, uv))
+    return out
+
+
 def pick_requirements(wheelhouse: Path, projects: int, count: int, seed: int) -> list[str]:
     """``count`` project names from the start of the DAG (large closures)."""
     rng = random.Random(seed + 1)
@@ -145,6 +183,16 @@ def best_of(cmd: list[str], env: dict[str, str], runs: int) -> tuple[float, floa
     """The lowest wall time and the lowest CPU time over ``runs`` runs."""
     results = [timed(cmd, env)[:2] for _ in range(runs)]
     return min(w for w, _ in results), min(c for _, c in results)
+
+
+def best_of_alternating(commands: list[tuple[list[str], dict[str, str]]], runs: int) -> list[tuple[float, float]]:
+    """:func:`best_of` for several commands run in turn, so that a burst of load from
+    elsewhere on the machine falls on all of them alike."""
+    results: list[list[tuple[float, float]]] = [[] for _ in commands]
+    for _ in range(runs):
+        for i, (cmd, env) in enumerate(commands):
+            results[i].append(timed(cmd, env)[:2])
+    return [(min(w for w, _ in r), min(c for _, c in r)) for r in results]
 
 
 def base_env() -> dict[str, str]:
@@ -193,13 +241,12 @@ def bench(label: str, wheelhouse: Path, reqs_file: Path, work: Path, runs: int, 
     assert proc is not None and proc.returncode in (0, 1), proc.stderr if proc else "timeout"
     report = json.loads(proc.stdout)
     ours = {canonicalize_name(i["name"]): i["version"] for i in report["targets"][0]["install"]}
-    warm, warm_cpu = best_of(kcmd, kenv, runs)
 
     ucmd = [uv_bin(), "pip", "compile", "--no-index", "--find-links", str(wheelhouse), str(reqs_file),
             "--python-version", TARGET_PY, "--no-header", "--no-annotate", "--quiet", "--cache-dir", str(uv_cache)]
     uv_cold, uv_cold_cpu, uproc = timed(ucmd, env)
     uv_ok = uproc is not None and uproc.returncode == 0
-    uv_warm, uv_warm_cpu = best_of(ucmd, env, runs)
+    (warm, warm_cpu), (uv_warm, uv_warm_cpu) = best_of_alternating([(kcmd, kenv), (ucmd, env)], runs)
     if uv_ok:
         uv_pins = parse_pins(uproc.stdout)
         checks.append(f"{label}: kernelctl and uv pin the same {len(ours)} versions: {uv_pins == ours}")
@@ -221,8 +268,7 @@ def bench(label: str, wheelhouse: Path, reqs_file: Path, work: Path, runs: int, 
     wheels = sum(1 for _ in wheelhouse.glob("*.whl"))
     rows.append([label, wheels, len(ours), cold, cold_cpu, warm, warm_cpu, uv_cold, uv_cold_cpu,
                  uv_warm, uv_warm_cpu, pip_time])
-    return {"cold": cold, "warm": warm, "warm_cpu": warm_cpu, "uv_cold": uv_cold, "uv_warm": uv_warm,
-            "pip": pip_time, "closure": len(ours)}
+    return {"cold": cold, "warm": warm, "uv_cold": uv_cold, "uv_warm": uv_warm, "pip": pip_time}
 
 
 def fmt(x: float | None) -> str:
@@ -243,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--small-projects", type=int, default=300, help="projects in pip's smaller wheelhouse")
     parser.add_argument("--requirements", type=int, default=60)
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--runs", type=int, default=5, help="warm runs (best is kept)")
+    parser.add_argument("--runs", type=int, default=7, help="warm runs of each tool, alternating (best is kept)")
     parser.add_argument("--pip-timeout", type=float, default=180.0)
     parser.add_argument("--cache-dir", type=Path,
                         default=Path(os.environ.get("KERNELCTL_BENCH_DIR", "/var/tmp/kernelctl-bench")))
@@ -265,13 +311,15 @@ def main(argv: list[str] | None = None) -> int:
             reqs_file = work / f"reqs-{label}.txt"
             reqs_file.write_text("\n".join(reqs) + "\n")
             results[label] = bench(label, wh, reqs_file, work, args.runs, args.pip_timeout, with_pip, rows, checks)
+        extra = filler(args.cache_dir / "filler-20000", 20000)
+        scaled = scaling(small, extra, work / "reqs-small.txt", work, args.runs)
         startup_cpu, bare_cpu = startup_time(args.runs)
 
     headers = ["wheelhouse", "wheels", "closure", "kc cold", "(cpu)", "kc warm", "(cpu)",
                "uv cold", "(cpu)", "uv warm", "(cpu)", "pip"]
     table = [headers] + [[str(r[0]), str(r[1]), str(r[2])] + [fmt(x) for x in r[3:]] for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(len(headers))]
-    print(f"Python {TARGET_PY}; seconds, best of {args.runs} for warm runs; wall time, then CPU time "
+    print(f"Python {TARGET_PY}; seconds, best of {args.runs} alternating warm runs; wall time, then CPU time "
           "(user + system, all threads); kc = 'python -m kernelctl wheelhouse check'")
     for row in table:
         print("  ".join(c.rjust(w) for c, w in zip(row, widths)))
@@ -280,8 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         ratios = [f"kc cold/uv cold {r['cold'] / r['uv_cold']:.2f}x", f"kc warm/uv warm {r['warm'] / r['uv_warm']:.2f}x"]
         if r["pip"]:
             ratios.append(f"pip/kc cold {r['pip'] / r['cold']:.1f}x")
-        per_project = (r["warm_cpu"] - startup_cpu) / r["closure"] * 1e6
-        print(f"{label}: " + ", ".join(ratios) + f"; warm CPU beyond startup per closure project {per_project:.0f} us")
+        print(f"{label}: " + ", ".join(ratios))
+    (_, kc_alone, uv_alone), (_, kc_more, uv_more) = scaled
+    print(f"scaling, small's requirements, warm: {n_small} wheels -> {n_small + 20000} wheels (20,000 unrelated "
+          f"in a second directory, same closure): kc {kc_alone:.3f} -> {kc_more:.3f} s, uv {uv_alone:.3f} -> {uv_more:.3f} s")
     big = results["large"]
     print(f"targets, large: cold within 2x of uv: {big['cold'] <= 2 * big['uv_cold']}; "
           f"warm <= 0.2 s: {big['warm'] <= 0.2}; warm ahead of uv warm: {big['warm'] < big['uv_warm']}")
