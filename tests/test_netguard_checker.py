@@ -5,11 +5,14 @@ from __future__ import annotations
 import ast
 import json
 import os
+import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from kernelctl.netguard import checker as checker_module
+from kernelctl.netguard import rules as rules_module
 from kernelctl.netguard import install_runtime, kernel_settings
 from kernelctl.netguard.checker import Checker, Scope, check_notebook, check_source, fallback_transform, iter_findings
 from kernelctl.netguard.policy import HostPolicy
@@ -338,6 +341,225 @@ def test_analysis_is_cached_by_cell_text() -> None:
     source = "import nltk\nnltk.download('punkt')"
     assert checker.analyze(source) is checker.analyze(source)
     assert [f.rule for f in checker.check(source)] == [f.rule for f in checker.check(source)] == ["nltk-download"]
+
+
+# ------------------------------------------------------------------ pre-filter
+
+# Cells at the pre-filter's edges: aliases made in one cell and used in a later one, names
+# standing for watched modules in the kernel namespace, IPython syntax wherever IPython reads
+# it (and look-alikes), names Python normalizes, syntax errors.
+EDGE_CELLS = [
+    "import pandas as pd", "import requests as zz", "from urllib.request import urlopen as fetch",
+    "fetch('https://example.org')", "zz.get('https://example.org')", "zz = None", "pd.read_csv(URL)",
+    "URL = 'https://example.org/a.csv'", "BASE = 'https://example.org'", "URL = f'{BASE}/a.csv'", "URL = compute()",
+    "from nltk import *", "download('punkt')", "x = zz", "x.get(URL)", "s = zz.Session()", "s.get(URL)",
+    "with zz.Session() as sess:\n    pass", "sess.post(URL)", "x: str = 'https://example.org/x'", "pd.read_json(x)",
+    "import subprocess as sp\nrun = sp.run", "run(['git', 'clone', 'https://github.com/a/b'])",
+    "import urllib\nopener = urllib.request.urlopen", "opener(URL)",
+    "from tensorflow.keras.applications import ResNet50 as R", "R()", "R(weights=None)",
+    "import torch\nth = torch.hub", "th.load('a/b', 'c')", "import huggingface_hub as hh\napi = hh.HfApi()",
+    "api.anything()", "from mylib.model import from_pretrained as fp", "fp('bert-base-uncased')",
+    "import os\nos.path.join('a', 'b')", "d = {}\nd.get('key')", "print('%d items' % 3)\nok = 1 != 2",
+    "%matplotlib inline", "%load_ext autoreload\n%autoreload 2", "%%writefile a.py\nimport requests\nrequests.get(URL)",
+    "x['a'] = !wget https://example.org/f", ">>> !wget https://example.org/f", "In [1]: !pip install x",
+    "   ...: !pip install x", "a = 1\r!pip install x", "a = 1\x0c!pip install x",
+    "x = \\\n  !wget https://example.org/f",
+    "if x:\n    %time nltk.download('a')", "r = %sx curl https://example.org", "%pip\tinstall x", "% pip install x",
+    "/fetch 'https://example.org'", "fetch?", "get_ipython().system('wget https://example.org/x')",
+    "get_ipython().run_line_magic('pi' 'p', 'install x')", "get_ipython().run_line_magic('matplotlib', 'inline')",
+    "ip = get_ipython()\nip.system('wget https://example.org/x')",
+    "ｒｅｑｕｅｓｔｓ.get('https://example.org')", "import ｒｅｑｕｅｓｔｓ",
+    "données = zz\ndonnées.get(URL)",
+    "def f(:\n    import requests as zz", "print 'hello'\nimport requests as zz",
+]
+CORPUS = [source for source, _, _ in POSITIVE] + NEGATIVE + EDGE_CELLS
+
+
+def _kernel_lookup() -> Callable[[str], tuple[str | None, object]]:
+    """The extension's lookup over a namespace in which earlier cells bound watched names."""
+    import subprocess
+    import types
+    import urllib.request
+
+    from kernelctl.netguard.extension import Netguard
+
+    namespace = {"fetch": urllib.request.urlopen, "run": subprocess.run, "zz": types.ModuleType("requests"),
+                 "pd": types.ModuleType("pandas"), "URL": "https://example.org/a.csv", "x": "http://localhost/x",
+                 "sess": type("Session", (), {"__module__": "requests.sessions"})()}
+    return Netguard(types.SimpleNamespace(user_ns=namespace), "warn", HostPolicy())._lookup
+
+
+def _run_cells(cells: list[str], shared: bool, lookup: Callable | None, transformed: dict[str, str] | None) -> tuple:
+    """Findings per cell, and the names bound at the end when the cells share one scope."""
+    checker = Checker()
+    shared_scope = Scope(lookup=lookup)
+    findings = []
+    for cell in cells:
+        scope = shared_scope if shared else Scope(lookup=lookup)
+        found = checker.check(cell, scope, transformed[cell] if transformed else None)
+        findings.append([(f.rule, f.line, f.message) for f in found])
+    checker._settle(shared_scope)
+    return findings, shared_scope.aliases, shared_scope.consts, shared_scope.stars
+
+
+def test_prefilter_gives_the_findings_of_the_full_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Identical findings and bound names with and without the pre-filter, for every corpus
+    cell alone and for generated cell sequences, as scan and as the kernel run them."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    rng = random.Random(1125)
+    # Alone, and after a cell that is parsed (so the names of the first are bound by then).
+    sequences = [[cell] for cell in CORPUS] + [[first, "!ls", second] for first, second in (
+        ("from nltk import *", "download('punkt')"), ("import requests as zz", "zz.get(URL)"),
+        ("from transformers import AutoModel as M", "M.from_pretrained('gpt2')"))]
+    for _ in range(300):
+        cells = [rng.choice(CORPUS) for _ in range(rng.randint(2, 6))]
+        if rng.random() < 0.3:  # longer cells mixing several snippets
+            cells = ["\n".join(rng.choice(CORPUS) for _ in range(rng.randint(2, 5))) for _ in cells]
+        sequences.append(cells)
+    manager = TransformerManager()
+    transformed = {cell: manager.transform_cell(cell) for cells in sequences for cell in cells}
+    lookup = _kernel_lookup()
+    modes = [dict(shared=True, lookup=None, transformed=None),  # kernelctl scan
+             dict(shared=False, lookup=lookup, transformed=transformed),  # kernel, IPython >= 9.4
+             dict(shared=False, lookup=lookup, transformed=None),  # kernel, older IPython
+             dict(shared=True, lookup=lookup, transformed=None)]
+    without_ipython = dict(shared=True, lookup=None, transformed=None)  # scan, stdlib fallback_transform
+    skipped = []
+    clean_words = Checker._clean_words
+
+    def counting(self: Checker, *args: object) -> set[str] | None:
+        words = clean_words(self, *args)
+        skipped.append(words is not None)
+        return words
+
+    def run_all() -> list[list[tuple]]:
+        results = [[_run_cells(cells, **mode) for cells in sequences] for mode in modes]
+        with monkeypatch.context() as patch:
+            patch.setattr(checker_module, "_transformer", False)
+            return results + [[_run_cells(cells, **without_ipython) for cells in sequences]]
+
+    monkeypatch.setattr(Checker, "_clean_words", counting)
+    fast = run_all()
+    monkeypatch.setattr(Checker, "_clean_words", lambda self, *args: None)
+    full = run_all()
+    for mode, fast_results, full_results in zip([*modes, without_ipython], fast, full):
+        for cells, with_filter, without in zip(sequences, fast_results, full_results):
+            assert with_filter == without, (cells, mode)
+    assert sum(skipped) > 500 and not all(skipped)  # both paths were taken, often
+
+
+def test_cells_that_need_the_internet_are_never_skipped() -> None:
+    checker = Checker()
+    for source, _, _ in POSITIVE:
+        for scope in (Scope(), Scope(lookup=_kernel_lookup())):
+            assert checker._clean_words(source, None, scope) is None, source
+
+
+def test_prefilter_takes_its_triggers_from_the_rule_table() -> None:
+    """Every trigger of every call rule reaches the pre-filter, and other names of the rule's
+    module do not: the filter derives from the table that also gates the rules."""
+    checker = Checker()
+    for rule in rules_module._CALL_RULE_LIST:
+        alternatives = rule.pattern.pattern.split("|") if rule.pattern else []
+        samples = sorted(rule.names) + [alternative.replace(".*", "x") for alternative in alternatives]
+        for top in rule.tops:
+            for word in samples or ["anything"]:
+                assert rule.triggered_by([word]), (rule.tops, word)
+                cell = f"import {top}\nresult = {top}.{word}(data)"
+                assert checker._clean_words(cell, None, Scope()) is None, cell
+            if all(r.names or r.pattern for r in rules_module._RULES_BY_TOP[top]):
+                cell = f"import {top}\nresult = {top}.unrelated(data)"
+                assert checker._clean_words(cell, None, Scope()) is not None, cell
+    for name in rules_module.WATCHED_NAMES:
+        assert checker._clean_words(f"model = Model.{name}(path)", None, Scope()) is None
+
+
+def _names_in_code(function: Callable) -> set[str]:
+    """The identifier-like strings a function's code compares with: its literals and the
+    module-level collections of strings it reads."""
+    import types
+
+    def walk(code: types.CodeType) -> set[str]:
+        found: set[str] = set()
+        values = list(code.co_consts) + [function.__globals__.get(name) for name in code.co_names]
+        for value in values:
+            if isinstance(value, types.CodeType):
+                found |= walk(value)
+            for item in value if isinstance(value, (tuple, frozenset, set)) else (value,):
+                if isinstance(item, str) and item.isidentifier():
+                    found.add(item)
+        return found
+
+    return walk(function.__code__)
+
+
+def test_rule_triggers_cover_what_the_rules_match() -> None:
+    """No branch of a rule keys on a name its trigger lacks (such a branch could never fire):
+    calls made of the names in each rule's code match only when they carry a trigger."""
+    from kernelctl.netguard.rules import Call, Context
+
+    ctx = Context()
+    arguments = [[], ["https://example.org/x"], ["org/model"], ["yolov8n.pt"], [["example.org", 80]],
+                 [b"data", ["example.org", 80]]]
+    matched = 0
+    for rule in rules_module._CALL_RULE_LIST:
+        names = sorted(_names_in_code(rule.check) | {"unrelated", "Unrelated"})
+        for top in rule.tops:
+            calls = [Call((top, b), args, {}) for b in names for args in arguments]
+            calls += [Call((top, a, b), args, {}) for a in names for b in names for args in arguments[:2]]
+            calls += [Call((top, "unrelated"), args, {k: v}) for k in names for v in (True, "https://example.org/x")
+                      for args in arguments[:2]]
+            for call in calls:
+                if rule.check(call, ctx):
+                    matched += 1
+                    assert rule.triggered_by([p.rstrip("()") for p in call.parts] + list(call.kwargs)), call
+    assert matched > 1000
+
+
+def test_escape_scan_covers_ipython_syntax() -> None:
+    """Without IPython's transformation at hand, the pre-filter flags every cell whose
+    transformation runs a shell command or a magic the checker looks into."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    manager = TransformerManager()
+    before = ["", "a = 1\n", "a = 1\r\n", "a = 1\r", "a = 1\x0c", "a = (1 +\n", "s = '''\n"]
+    prefixes = ["", "    ", ">>> ", "In [3]: ", "   ...: ", "x = ", "x['k'] = ", "a, b = ", "y=", "if 1: ",
+                "print(1); "]
+    escapes = ["!wget https://example.org/f", "!!ls", "%pip install x", "%%bash\ncurl https://example.org",
+               "%time f()", "%matplotlib inline", "%sx ls", "%%capture\n!ls", "% pip x", "%pip\tinstall x",
+               "%%writefile f\n!ls", "%%python3\nimport os", "%%script bash\nls", "%load_ext x", "?x", "x?"]
+    cells = CORPUS + [b + p + e for b in before for p in prefixes for e in escapes]
+    checked = 0
+    for cell in cells:
+        if checker_module._ipython_calls_may_run(manager.transform_cell(cell)):
+            checked += 1
+            assert checker_module._escapes_may_run(cell) or checker_module._ipython_calls_may_run(cell), repr(cell)
+    assert checked > 300
+
+
+def test_skipped_cells_still_bind_names_for_later_cells() -> None:
+    """Cells found clean without parsing keep their imports and constants, applied when needed."""
+    checker, scope = Checker(), Scope()
+    assert checker.check("import pandas as pd\nimport numpy as np", scope) == []
+    assert checker.check("URL = 'https://example.org/a.csv'\nx = np.arange(3)", scope) == []
+    assert len(scope.pending) == 2 and not scope.aliases  # neither was parsed
+    assert [f.rule for f in checker.check("df = pd.read_csv(URL)", scope)] == ["remote-read"]
+    assert scope.pending == [] and scope.aliases["pd"] == "pandas" and scope.consts["URL"].startswith("https")
+
+
+def test_typical_analysis_cell_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy/pandas/matplotlib work without a reader, download or shell command skips parsing."""
+    cell = "\n".join([
+        "import numpy as np", "import pandas as pd", "import matplotlib.pyplot as plt", "from scipy import stats",
+        "t = np.linspace(0, 10, 500)", "df = pd.DataFrame({'t': t, 'y': np.sin(t)})",
+        "df['smooth'] = df['y'].rolling(5).mean()", "print(df.head(), df.describe())",
+        "slope, intercept, r, p, se = stats.linregress(df['t'], df['y'])",
+        "fig, ax = plt.subplots()", "ax.plot(df['t'], df['smooth'], label=f'r={r:.2f}')", "fig.savefig('fit.png')",
+    ])
+    monkeypatch.setattr(Checker, "analyze", lambda *args: pytest.fail("parsed"))
+    assert Checker().check(cell, Scope(lookup=_kernel_lookup())) == []
+    assert Checker().check("%matplotlib inline\n" + cell, Scope()) == []
 
 
 def test_kernel_settings_shapes() -> None:

@@ -9,6 +9,13 @@ A cell is checked in two phases:
    to the live ``user_ns``), resolves each callee to a dotted name and applies
    :func:`.rules.check_call`.
 
+Parsing dominates the cost, and most cells need no internet, so :meth:`Checker.check` first
+runs a pre-filter over the cell's words: a cell that runs no shell command or checked magic
+and holds no trigger of a call rule whose module it names (directly, through an alias or
+through the kernel namespace; see :func:`.rules.may_match`) cannot produce a finding, and is
+not parsed. Its effect on the scope (imports, constants) is applied later, from the full
+analysis, only if a later cell sharing the scope has to be parsed.
+
 IPython syntax (``!cmd``, ``%pip``, ``%%bash``, ...) is rewritten with IPython's
 ``TransformerManager`` when IPython is importable, and with a small stdlib fallback for the
 common forms when it is not. Stdlib only otherwise.
@@ -20,13 +27,14 @@ import ast
 import json
 import re
 import textwrap
-from collections.abc import Callable, Iterable
+import unicodedata
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .rules import (CELL_TAG, PLACEHOLDER, PRAGMA, RULES, UNKNOWN, WATCHED_NAMES, WATCHED_TOPS, Call,
-                    Context, check_call, check_shell)
+                    Context, check_call, check_shell, may_match)
 
 
 @dataclass(frozen=True)
@@ -46,19 +54,37 @@ Lookup = Callable[[str], "tuple[str | None, object]"]
 
 @dataclass
 class Scope:
-    """Names bound by code already seen: import aliases, instances and string constants."""
+    """Names bound by code already seen: import aliases, instances and string constants.
+
+    ``lookup`` must give the same answers for as long as the scope is used (the kernel
+    extension makes a new scope for each cell), because the effect of a cell the pre-filter
+    did not parse is worked out later.
+    """
 
     aliases: dict[str, str] = field(default_factory=dict)
     consts: dict[str, object] = field(default_factory=dict)
     stars: list[str] = field(default_factory=list)
     lookup: Lookup | None = None
+    # Cells (source, transformed) found clean without being parsed, whose imports and
+    # assignments are not applied yet, and every name they could bind or point an alias to.
+    pending: list[tuple[str, str | None]] = field(default_factory=list)
+    pending_words: set[str] = field(default_factory=set)
 
 
 # --------------------------------------------------------------- transforming
 
+# Magics whose arguments or body the checker looks into (see Checker._magic_line/_magic_cell).
+_INSTALL_MAGICS = ("pip", "conda", "mamba", "micromamba", "uv")
+_SYSTEM_MAGICS = ("sx", "system")
+_URL_MAGICS = ("load", "run", "loadpy")
+_NESTED_MAGICS = ("time", "timeit", "prun", "debug", "capture", "memit", "lprun")
+_SHELLS = ("bash", "sh", "zsh", "ksh", "dash")
+_PYTHON_MAGICS = ("python", "pypy")  # %%python3, %%pypy, ... as prefixes
+_CHECKED_MAGICS = frozenset({*_INSTALL_MAGICS, *_SYSTEM_MAGICS, *_URL_MAGICS, *_NESTED_MAGICS, *_SHELLS, "script"})
+
 # A line that may hold IPython syntax: an escape at the start of a statement or after "x =".
 _ESCAPE_RE = re.compile(r"^[ \t]*(?:[\w.,\[\] \t()*]+=[ \t]*)?[!%]", re.M)
-_AUTOMAGIC_RE = re.compile(r"^\s*(pip|conda|mamba|micromamba|uv)\s+(\S.*?)\s*$")
+_AUTOMAGIC_RE = re.compile(rf"^\s*({'|'.join(_INSTALL_MAGICS)})\s+(\S.*?)\s*$")
 _LINE_ESCAPE_RE = re.compile(r"^([ \t]*)(?:([\w.,\[\] \t()*]+?)[ \t]*=[ \t]*)?(!!|!|%)(.*)$")
 _transformer: Any = None
 
@@ -107,26 +133,96 @@ def fallback_transform(source: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# ----------------------------------------------------------------- pre-filter
+
+# "!" or "%" that IPython may read as an escape (not the operators != and %=), the name
+# after "%" or "%%" (IPython ends it at a space), and the prompts IPython strips first.
+_ESCAPE_CHAR_RE = re.compile(r"[!%](?!=)")
+_MAGIC_NAME_RE = re.compile(r"%?(\S*)")
+_PROMPT_RE = re.compile(r">>>|\.\.\.|In \[\d*\]:|\.{3,}:")
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines(), as in fallback_transform
+# The call IPython writes for a magic whose name is a plain literal.
+_MAGIC_CALL_RE = re.compile(r"""get_ipython\(\)\.run_(?:line|cell)_magic\((['"])([^'"\\]*)\1\s*,""")
+# Every ASCII byte that cannot be in a name becomes a space; the bytes of UTF-8 sequences stay,
+# as any non-ASCII character may be part of a name.
+_NOT_NAME_BYTES = bytes(b if b >= 0x80 or chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(256))
+
+
+def _magic_is_checked(name: str) -> bool:
+    """Whether the checker looks into line or cell magic ``name``."""
+    return name in _CHECKED_MAGICS or name.startswith(_PYTHON_MAGICS)
+
+
+def _escapes_may_run(source: str) -> bool:
+    """Whether IPython's transformation of ``source`` may run a shell command or a checked magic.
+
+    Errs towards True: any ``!``, and any ``%`` before a checked magic name, that starts a line
+    (after indentation or a ``>>>``/``In [n]:`` prompt) or follows an ``=``, is taken as an escape.
+    """
+    for match in _ESCAPE_CHAR_RE.finditer(source):
+        at = match.start()
+        line_start = max(source.rfind(c, 0, at) for c in _LINE_BREAKS) + 1
+        before = source[line_start:at].strip()
+        if before and not before.endswith("=") and not _PROMPT_RE.fullmatch(before):
+            continue
+        if match.group() == "!" or _magic_is_checked(_MAGIC_NAME_RE.match(source, at + 1).group(1)):
+            return True
+    return False
+
+
+def _ipython_calls_may_run(code: str) -> bool:
+    """Whether ``code`` may call ``get_ipython()`` for a shell command or a checked magic.
+
+    Every mention of ``get_ipython`` counts unless it is IPython's call of an unchecked magic
+    (``%matplotlib inline``, ``%load_ext``, ``%%writefile``, ...).
+    """
+    start = code.find("get_ipython")
+    while start != -1:
+        match = _MAGIC_CALL_RE.match(code, start)
+        if match is None or _magic_is_checked(match.group(2)):
+            return True
+        start = code.find("get_ipython", match.end())
+    return False
+
+
+def _words(code: str) -> set[str]:
+    """Every name in ``code`` as Python reads it (NFKC-normalized), among other words: numbers,
+    the words of strings and comments, runs of non-ASCII characters."""
+    if not code.isascii():
+        code = unicodedata.normalize("NFKC", code)
+    encoded = code.encode("utf-8", "surrogatepass").translate(_NOT_NAME_BYTES)
+    return set(encoded.decode("utf-8", "surrogatepass").split())
+
+
 # Leaves and markers that never contain a call, import or assignment: not worth visiting.
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias, ast.arg, ast.arguments,
                      *(c for c in (ast.operator, ast.boolop, ast.unaryop, ast.cmpop) for c in c.__subclasses__())})
 
 
-def _walk(tree: ast.AST) -> list[ast.AST]:
-    """Every node of ``tree`` that may matter (like ``ast.walk``, minus leaves; about twice as fast)."""
-    out: list[ast.AST] = []
+# Fields that never hold a node worth visiting (names, flags, ctx/op markers).
+_SCALAR_FIELDS = frozenset({"ctx", "op", "ops", "id", "attr", "arg", "name", "names", "module", "level", "asname",
+                            "type_comment", "kind", "conversion", "is_async", "simple", "tag", "kwd_attrs", "rest"})
+_NODE_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _walk(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of ``tree`` that may matter, depth first (like ``ast.walk``, minus leaves)."""
     stack = [tree]
-    leaves = _LEAVES
+    leaves, node_fields = _LEAVES, _NODE_FIELDS
     while stack:
         node = stack.pop()
-        out.append(node)
-        for name in node._fields:
+        yield node
+        kind = type(node)
+        fields = node_fields.get(kind)
+        if fields is None:
+            fields = node_fields[kind] = tuple(f for f in kind._fields if f not in _SCALAR_FIELDS)
+        for name in fields:
             child = getattr(node, name, None)
             if type(child) is list:
-                stack.extend(c for c in child if isinstance(c, ast.AST) and type(c) not in leaves)
-            elif isinstance(child, ast.AST) and type(child) not in leaves:
+                if child:
+                    stack.extend([c for c in child if type(c) not in leaves and isinstance(c, ast.AST)])
+            elif type(child) not in leaves and isinstance(child, ast.AST):
                 stack.append(child)
-    return out
 
 
 def _may_resolve(func: ast.AST) -> bool:
@@ -226,7 +322,7 @@ class Checker:
             if kind is ast.Call:
                 line = node.lineno + offset
                 end = (node.end_lineno or node.lineno) + offset
-                if any(n in pragma for n in range(line, end + 1)):
+                if pragma and any(n in pragma for n in range(line, end + 1)):
                     continue
                 func = node.func
                 if (type(func) is ast.Attribute and type(func.value) is ast.Call
@@ -286,24 +382,23 @@ class Checker:
                 analysis.events.append((_HIT, at, rule, message))
 
     def _magic_line(self, analysis: Analysis, name: str, arg: str, line: int, pragma: frozenset[int]) -> None:
-        if name in ("pip", "conda", "mamba", "micromamba", "uv"):
+        if name in _INSTALL_MAGICS:
             self._shell(analysis, f"{name} {arg}", line, pragma, single_line=True)
-        elif name in ("sx", "system"):
+        elif name in _SYSTEM_MAGICS:
             self._shell(analysis, arg, line, pragma, single_line=True)
-        elif name in ("load", "run", "loadpy"):
+        elif name in _URL_MAGICS:
             urls = [w for w in arg.split() if self.ctx.policy.url_is_remote(w)]
             if urls and line not in pragma:
                 analysis.events.append((_HIT, line, "magic-url", f"%{name} fetches code from {urls[0]}"))
-        elif name in ("time", "timeit", "prun", "debug", "capture", "memit", "lprun"):
+        elif name in _NESTED_MAGICS:
             self._nested_python(analysis, arg, line - 1, pragma)
 
     def _magic_cell(self, analysis: Analysis, name: str, line_arg: str, body: str, line: int,
                     pragma: frozenset[int]) -> None:
         interpreter = line_arg.split()[0].rsplit("/", 1)[-1] if name == "script" and line_arg.split() else name
-        if interpreter in ("bash", "sh", "zsh", "ksh", "dash"):
+        if interpreter in _SHELLS:
             self._shell(analysis, body, line + 1, pragma)
-        elif interpreter.startswith(("python", "pypy")) or name in (
-                "capture", "time", "timeit", "prun", "debug", "memit", "lprun", "pypy"):
+        elif interpreter.startswith(_PYTHON_MAGICS) or name in _NESTED_MAGICS:
             self._nested_python(analysis, body, line, pragma)
 
     def _nested_python(self, analysis: Analysis, body: str, line: int, pragma: frozenset[int]) -> None:
@@ -331,26 +426,70 @@ class Checker:
     def check(self, source: str, scope: Scope | None = None, transformed: str | None = None) -> list[Finding]:
         """Findings for one cell or script, updating ``scope`` with the names it binds."""
         scope = scope if scope is not None else Scope()
-        analysis = self.analyze(source, transformed)
+        analysis = self._cache.get((source, transformed))
+        if analysis is None:  # else a re-run of a parsed cell: replaying is exact and as cheap
+            words = self._clean_words(source, transformed, scope)
+            if words is not None:
+                scope.pending.append((source, transformed))
+                scope.pending_words |= words
+                return []
+            analysis = self.analyze(source, transformed)
+        self._settle(scope)
+        return self._replay(analysis, scope, report=True)
+
+    def _clean_words(self, source: str, transformed: str | None, scope: Scope) -> set[str] | None:
+        """The pre-filter: None if the cell may have a finding; otherwise the names that the
+        cell's calls, imports and aliases can be made of, given ``scope``.
+
+        A finding needs a shell command or checked magic, or a call that a rule is consulted
+        for. Every part of a callee is a name in the cell, a part of what one of those names
+        stands for before the cell (alias, kernel namespace, ``*`` import), or a name of a
+        pending cell; every keyword is a name in the cell. If no rule is triggered by the
+        union of those, no call can match.
+        """
+        code = source if transformed is None else transformed
+        if (_ipython_calls_may_run(code) or (transformed is None and _escapes_may_run(source))
+                or ("\n" not in source.strip() and _AUTOMAGIC_RE.match(source))):
+            return None
+        words = _words(code)
+        targets = [scope.aliases[word] for word in words & scope.aliases.keys()] + scope.stars
+        if scope.lookup is not None:
+            targets += filter(None, (scope.lookup(word)[0] for word in words))
+        parts = words | scope.pending_words
+        for dotted in targets:
+            parts.update(part.rstrip("()") for part in dotted.split("."))
+        return None if may_match(parts) else parts
+
+    def _settle(self, scope: Scope) -> None:
+        """Apply the imports and assignments of the scope's pending cells, in order."""
+        pending, scope.pending, scope.pending_words = scope.pending, [], set()
+        for source, transformed in pending:
+            self._replay(self.analyze(source, transformed), scope, report=False)
+
+    def _replay(self, analysis: Analysis, scope: Scope, report: bool) -> list[Finding]:
+        """Apply a cell's imports and assignments to ``scope``; with ``report``, also return
+        the findings of its calls and shell commands (which bind no names)."""
         resolver = _Resolver(scope)
         findings: list[Finding] = []
         for event in analysis.events:
             kind = event[0]
-            if kind == _CALL:
-                call = resolver.call(event[2])
-                hit = check_call(call, self.ctx) if call is not None else None
-                if hit:
-                    findings.append(Finding(hit[0], event[1], hit[1], RULES[hit[0]].hint))
-            elif kind == _HIT:
-                findings.append(Finding(event[2], event[1], event[3], RULES[event[2]].hint))
-            elif kind == _IMPORT:
+            if kind == _IMPORT:
                 if event[1] == "*":
                     scope.stars.append(event[2])
                 else:
                     scope.aliases[event[1]] = event[2]
                     scope.consts.pop(event[1], None)
-            else:
+            elif kind == _BIND:
                 resolver.bind(event[1], event[2])
+            elif not report:
+                continue
+            elif kind == _HIT:
+                findings.append(Finding(event[2], event[1], event[3], RULES[event[2]].hint))
+            else:
+                call = resolver.call(event[2])
+                hit = check_call(call, self.ctx) if call is not None else None
+                if hit:
+                    findings.append(Finding(hit[0], event[1], hit[1], RULES[hit[0]].hint))
         return findings
 
 

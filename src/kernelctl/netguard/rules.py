@@ -6,7 +6,9 @@ Two kinds of matcher live here:
   ``subprocess``/``os.system`` command lines: package installers, git, downloaders;
 * call rules (:func:`check_call`), applied to a Python call whose callee the checker has
   resolved to a dotted name (``pandas.read_csv``) and whose arguments it has evaluated as
-  far as it statically can.
+  far as it statically can. Each rule (:class:`CallRule`) names the modules it is for and
+  the words (callee names, keyword arguments) a call must carry to match; the checker skips
+  cells that carry none of them (:func:`may_match`).
 
 Stdlib only (see :mod:`.policy`).
 """
@@ -16,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Set as AbstractSet
 from dataclasses import dataclass, field
 
 from .policy import HostPolicy, url_host
@@ -503,16 +505,18 @@ def _not_none(value: object) -> bool:
     return value is not MISSING and value is not None and value is not False
 
 
+_URLLIB_CALLS = ("urlopen", "urlretrieve")
 _HTTP_VERBS = frozenset({"get", "post", "put", "patch", "delete", "head", "options", "request", "stream"})
+_HTTP_CONNECTIONS = ("HTTPConnection", "HTTPSConnection")
 
 
 def _http(call: Call, ctx: Context) -> Hit | None:
     top, last = call.parts[0], call.parts[-1]
-    if top == "urllib" and last in ("urlopen", "urlretrieve"):
+    if top == "urllib" and last in _URLLIB_CALLS:
         index = 0
     elif top in ("requests", "httpx", "aiohttp") and last in _HTTP_VERBS:
         index = 1 if last in ("request", "stream") else 0
-    elif top == "http" and last in ("HTTPConnection", "HTTPSConnection"):
+    elif top == "http" and last in _HTTP_CONNECTIONS:
         host = call.get(0, "host")
         if isinstance(host, str) and PLACEHOLDER not in host and not ctx.policy.allowed(host.split(":")[0]):
             return "http-request", f"{call.name}({host!r}) connects to {host}"
@@ -525,12 +529,13 @@ def _http(call: Call, ctx: Context) -> Hit | None:
 
 _READER_TOPS = frozenset({"pandas", "polars", "dask", "modin", "xarray", "numpy", "fsspec", "geopandas",
                           "pyarrow", "netCDF4", "h5py", "cudf"})
+_READER_PREFIXES = ("read_", "scan_", "open_", "load")
+_READER_NAMES = ("open", "open_files", "genfromtxt", "loadtxt", "Dataset", "File", "DataSource")
 
 
 def _reader(call: Call, ctx: Context) -> Hit | None:
     last = call.parts[-1]
-    if not (last.startswith(("read_", "scan_", "open_", "load")) or last in (
-            "open", "open_files", "genfromtxt", "loadtxt", "Dataset", "File", "DataSource")):
+    if not (last.startswith(_READER_PREFIXES) or last in _READER_NAMES):
         return None
     where = _remote_arg(call, ctx, 0, "filepath_or_buffer", "path", "io", "source", "urlpath",
                         "filename_or_obj", "paths", "fname", "uri", unknown=False)
@@ -540,18 +545,22 @@ def _reader(call: Call, ctx: Context) -> Hit | None:
     return ("remote-read", f"{call.name}() reads from {where}") if where else None
 
 
+_SOCKET_CONNECTS = ("connect", "connect_ex", "create_connection")
+_SOCKET_LOOKUPS = ("getaddrinfo", "gethostbyname", "gethostbyname_ex")
+_CLIENT_TOPS = ("smtplib", "ftplib", "imaplib", "poplib", "telnetlib", "paramiko")
+
+
 def _socket(call: Call, ctx: Context) -> Hit | None:
     top, last = call.parts[0], call.parts[-1]
-    if top == "socket" and last in ("connect", "connect_ex", "create_connection"):
+    if top == "socket" and last in _SOCKET_CONNECTS:
         address = call.get(0, "address")
         host = address[0] if isinstance(address, (list, tuple)) and address else None
-    elif top == "socket" and last in ("getaddrinfo", "gethostbyname", "gethostbyname_ex"):
+    elif top == "socket" and last in _SOCKET_LOOKUPS:
         host = call.get(0, "host", "hostname")
     elif top == "socket" and last == "sendto":
         address = call.get(len(call.args) - 1 if len(call.args) > 1 else 1, "address")
         host = address[0] if isinstance(address, (list, tuple)) and address else None
-    elif (top == "asyncio" and last == "open_connection") or (top in (
-            "smtplib", "ftplib", "imaplib", "poplib", "telnetlib", "paramiko") and last[:1].isupper()):
+    elif (top == "asyncio" and last == "open_connection") or (top in _CLIENT_TOPS and last[:1].isupper()):
         host = call.get(0, "host")
     else:
         return None
@@ -560,11 +569,13 @@ def _socket(call: Call, ctx: Context) -> Hit | None:
     return None
 
 
+_SUBPROCESS_CALLS = ("run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput")
+_OS_CALLS = ("system", "popen")
+
+
 def _subprocess(call: Call, ctx: Context) -> Hit | None:
     top, last = call.parts[0], call.parts[-1]
-    if not ((top == "subprocess" and last in ("run", "call", "check_call", "check_output", "Popen",
-                                              "getoutput", "getstatusoutput"))
-            or (top in ("os", "posix") and last in ("system", "popen"))):
+    if not ((top == "subprocess" and last in _SUBPROCESS_CALLS) or (top in ("os", "posix") and last in _OS_CALLS)):
         return None
     command = call.get(0, "args", "cmd", "command")
     if isinstance(command, str):
@@ -578,6 +589,12 @@ def _subprocess(call: Call, ctx: Context) -> Hit | None:
     return (hit[0], f"{call.name}(): {hit[1]}") if hit else None
 
 
+_HF_DATASET_CALLS = ("load_dataset", "load_dataset_builder", "get_dataset_config_names", "get_dataset_split_names",
+                     "get_dataset_infos")
+_HF_EVALUATE_CALLS = ("load", "load_metric")
+_SENTENCE_TRANSFORMERS_CLASSES = ("SentenceTransformer", "CrossEncoder", "SparseEncoder")
+
+
 def _huggingface(call: Call, ctx: Context) -> Hit | None:
     top, last = call.parts[0], call.parts[-1]
     if top == "transformers" and last == "pipeline":
@@ -586,8 +603,7 @@ def _huggingface(call: Call, ctx: Context) -> Hit | None:
             return "hf-pipeline", "pipeline() without model= downloads a default model from huggingface.co"
         name = _hub_id(call, ctx, 1, "model")
         return ("hf-pipeline", f"pipeline(model={name!r}) downloads from huggingface.co") if name else None
-    if top == "datasets" and last in ("load_dataset", "load_dataset_builder", "get_dataset_config_names",
-                                      "get_dataset_split_names", "get_dataset_infos"):
+    if top == "datasets" and last in _HF_DATASET_CALLS:
         name = _hub_id(call, ctx, 0, "path")
         if name in _PACKAGED_BUILDERS:
             where = _remote_arg(call, ctx, None, "data_files", unknown=False)
@@ -595,10 +611,10 @@ def _huggingface(call: Call, ctx: Context) -> Hit | None:
         return ("hf-dataset", f"{last}({name!r}) downloads from huggingface.co") if name else None
     if top == "huggingface_hub" and (last in _HF_HUB_CALLS or any(p.endswith("()") for p in call.parts[1:-1])):
         return "hf-hub", f"{call.name}() contacts huggingface.co"
-    if top == "evaluate" and last in ("load", "load_metric"):
+    if top == "evaluate" and last in _HF_EVALUATE_CALLS:
         name = _hub_id(call, ctx, 0, "path")
         return ("hf-evaluate", f"evaluate.{last}({name!r}) downloads from huggingface.co") if name else None
-    if top == "sentence_transformers" and last in ("SentenceTransformer", "CrossEncoder", "SparseEncoder"):
+    if top == "sentence_transformers" and last in _SENTENCE_TRANSFORMERS_CLASSES:
         name = _hub_id(call, ctx, 0, "model_name_or_path", "model_name")
         return ("hf-from-pretrained", f"{last}({name!r}) downloads from huggingface.co") if name else None
     return None
@@ -672,13 +688,17 @@ def _keras(call: Call, ctx: Context) -> Hit | None:
     return None
 
 
+_TF_HUB_CALLS = ("load", "KerasLayer", "resolve", "Module")
+_TFDS_CALLS = ("load", "download_and_prepare", "data_source")
+
+
 def _tfds(call: Call, ctx: Context) -> Hit | None:
     last = call.parts[-1]
     if call.parts[0] == "tensorflow_hub":
-        if last in ("load", "KerasLayer", "resolve", "Module") and _remote_arg(call, ctx, 0, "handle", unknown=False):
+        if last in _TF_HUB_CALLS and _remote_arg(call, ctx, 0, "handle", unknown=False):
             return "tfds-load", f"{call.name}() downloads from tfhub.dev / kaggle.com"
         return None
-    if last in ("load", "download_and_prepare", "data_source") and call.get(None, "download") is not False:
+    if last in _TFDS_CALLS and call.get(None, "download") is not False:
         return "tfds-load", f"{call.name}() downloads the dataset"
     return None
 
@@ -710,26 +730,39 @@ def _nlp(call: Call, ctx: Context) -> Hit | None:
     return None
 
 
+_SEABORN_CALLS = ("load_dataset", "get_dataset_names")
+_STATSMODELS_CALLS = ("get_rdataset", "webdoc")
+_POOCH_CALLS = ("fetch", "load_registry_from_doi")
+_SCIPY_DATASETS = ("ascent", "face", "electrocardiogram", "download_all")
+_XARRAY_TUTORIAL = ("open_dataset", "load_dataset", "open_datatree")
+_GEODATASETS_CALLS = ("get_path", "fetch")
+_MNE_CALLS = ("data_path", "fetch_dataset")
+_ASTROPY_CALLS = ("download_file", "download_files_in_parallel")
+
+
 def _datasets_misc(call: Call, ctx: Context) -> Hit | None:
     top, parts, last = call.parts[0], call.parts, call.parts[-1]
-    if top == "seaborn" and last in ("load_dataset", "get_dataset_names"):
+    if top == "seaborn" and last in _SEABORN_CALLS:
         return "seaborn-dataset", f"{call.name}() fetches from raw.githubusercontent.com"
-    if top == "statsmodels" and last in ("get_rdataset", "webdoc"):
+    if top == "statsmodels" and last in _STATSMODELS_CALLS:
         return "seaborn-dataset", f"{call.name}() fetches from raw.githubusercontent.com"
     if top == "pooch":
         if last == "retrieve":
             where = _remote_arg(call, ctx, 0, "url", unknown=True)
             return ("data-download", f"pooch.retrieve() downloads from {where}") if where else None
-        if last in ("fetch", "load_registry_from_doi"):
+        if last in _POOCH_CALLS:
             return "data-download", f"{call.name}() downloads a registered file"
         return None
-    if (top == "scipy" and "datasets" in parts and last in ("ascent", "face", "electrocardiogram", "download_all")) \
-            or (top == "xarray" and "tutorial" in parts and last in ("open_dataset", "load_dataset", "open_datatree")) \
-            or (top == "geodatasets" and last in ("get_path", "fetch")) \
-            or (top == "mne" and "datasets" in parts and last in ("data_path", "fetch_dataset")) \
-            or (top == "astropy" and last in ("download_file", "download_files_in_parallel")):
+    if (top == "scipy" and "datasets" in parts and last in _SCIPY_DATASETS) \
+            or (top == "xarray" and "tutorial" in parts and last in _XARRAY_TUTORIAL) \
+            or (top == "geodatasets" and last in _GEODATASETS_CALLS) \
+            or (top == "mne" and "datasets" in parts and last in _MNE_CALLS) \
+            or (top == "astropy" and last in _ASTROPY_CALLS):
         return "data-download", f"{call.name}() downloads sample data"
     return None
+
+
+_COMET_CALLS = ("Experiment", "start", "login")
 
 
 def _tracking(call: Call, ctx: Context) -> Hit | None:
@@ -740,7 +773,7 @@ def _tracking(call: Call, ctx: Context) -> Hit | None:
                                or (mode is MISSING and (ctx.env or {}).get("WANDB_MODE") in ("offline", "disabled", "dryrun"))):
             return None
         return "wandb-online", f"wandb.{last}() contacts api.wandb.ai"
-    if top == "comet_ml" and last in ("Experiment", "start", "login"):
+    if top == "comet_ml" and last in _COMET_CALLS:
         return "tracking-online", f"{call.name}() contacts comet.com"
     if top == "neptune" and last.startswith("init"):
         mode = call.get(None, "mode")
@@ -753,70 +786,151 @@ def _tracking(call: Call, ctx: Context) -> Hit | None:
     return None
 
 
+_GDOWN_CALLS = ("download", "download_folder", "cached_download")
+_YFINANCE_CALLS = ("download", "Ticker", "Tickers", "Search")
+_LLM_CLIENTS = ("OpenAI", "AsyncOpenAI", "Anthropic", "AsyncAnthropic")
+_KAGGLE_CALLS = ("load_dataset", "dataset_load", "login")  # besides any name containing "download"
+_YOLO_CLASSES = ("YOLO", "RTDETR", "SAM", "NAS", "YOLOWorld", "FastSAM")
+_GIT_PYTHON_REMOTE = ("pull", "fetch", "push")
+
+
 def _web_api(call: Call, ctx: Context) -> Hit | None:
     top, last = call.parts[0], call.parts[-1]
-    if top == "gdown" and last in ("download", "download_folder", "cached_download"):
+    if top == "gdown" and last in _GDOWN_CALLS:
         return "gdown", f"{call.name}() downloads from Google Drive"
-    if top == "yfinance" and last in ("download", "Ticker", "Tickers", "Search"):
+    if top == "yfinance" and last in _YFINANCE_CALLS:
         return "web-api", f"{call.name}() fetches from Yahoo Finance"
     if top == "pandas_datareader" and (last == "DataReader" or last.startswith("get_")):
         return "web-api", f"{call.name}() fetches from a web API"
-    if top in ("openai", "anthropic") and last in ("OpenAI", "AsyncOpenAI", "Anthropic", "AsyncAnthropic"):
+    if top in ("openai", "anthropic") and last in _LLM_CLIENTS:
         base = call.get(None, "base_url")
         if isinstance(base, str) and ctx.remote_url(base) is False:
             return None
         return "web-api", f"{call.name}() talks to an internet API"
-    if top in ("kagglehub", "kaggle") and ("download" in last or last in ("load_dataset", "dataset_load", "login")):
+    if top in ("kagglehub", "kaggle") and ("download" in last or last in _KAGGLE_CALLS):
         return "kaggle-download", f"{call.name}() downloads from kaggle.com"
-    if top == "ultralytics" and last in ("YOLO", "RTDETR", "SAM", "NAS", "YOLOWorld", "FastSAM"):
+    if top == "ultralytics" and last in _YOLO_CLASSES:
         weights = call.get(0, "model")
         if isinstance(weights, str) and "/" not in weights and weights.endswith((".pt", ".pth")) \
                 and not ctx.is_local_path(weights):
             return "yolo-weights", f"{last}({weights!r}) downloads the weights from github.com if missing"
-    if top == "git" and (last == "clone_from" or (last in ("pull", "fetch", "push") and len(call.parts) > 2)):
+    if top == "git" and (last == "clone_from" or (last in _GIT_PYTHON_REMOTE and len(call.parts) > 2)):
         where = _remote_arg(call, ctx, 0, "url", unknown=True) if last == "clone_from" else "a remote"
         return ("git-remote", f"GitPython {last}() contacts {where}") if where else None
     return None
 
 
-_CALL_RULES: dict[str, tuple[Callable[[Call, Context], Hit | None], ...]] = {
-    "urllib": (_http,), "requests": (_http,), "httpx": (_http,), "aiohttp": (_http,), "http": (_http,),
-    "socket": (_socket,), "asyncio": (_socket,), "smtplib": (_socket,), "ftplib": (_socket,),
-    "imaplib": (_socket,), "poplib": (_socket,), "telnetlib": (_socket,), "paramiko": (_socket,),
-    "subprocess": (_subprocess,), "os": (_subprocess,), "posix": (_subprocess,),
-    "transformers": (_huggingface,), "datasets": (_huggingface,), "huggingface_hub": (_huggingface,),
-    "evaluate": (_huggingface,), "sentence_transformers": (_huggingface,),
-    "torch": (_torch,), "torchvision": (_torch,), "torchaudio": (_torch,), "torchtext": (_torch,),
-    "timm": (_timm_clip,), "open_clip": (_timm_clip,),
-    "keras": (_keras,), "tensorflow": (_keras,), "tf_keras": (_keras,),
-    "tensorflow_datasets": (_tfds,), "tensorflow_hub": (_tfds,),
-    "sklearn": (_sklearn,), "openml": (_sklearn,),
-    "nltk": (_nlp,), "spacy": (_nlp,), "stanza": (_nlp,), "gensim": (_nlp,),
-    "seaborn": (_datasets_misc,), "statsmodels": (_datasets_misc,), "pooch": (_datasets_misc,),
-    "scipy": (_datasets_misc,), "geodatasets": (_datasets_misc,), "mne": (_datasets_misc,),
-    "astropy": (_datasets_misc,),
-    "wandb": (_tracking,), "comet_ml": (_tracking,), "neptune": (_tracking,), "mlflow": (_tracking,),
-    "gdown": (_web_api,), "yfinance": (_web_api,), "pandas_datareader": (_web_api,), "openai": (_web_api,),
-    "anthropic": (_web_api,), "kagglehub": (_web_api,), "kaggle": (_web_api,), "ultralytics": (_web_api,),
-    "git": (_web_api,),
-}
-for _top in _READER_TOPS:
-    _CALL_RULES[_top] = _CALL_RULES.get(_top, ()) + (_reader,)
-_CALL_RULES["xarray"] = (_datasets_misc, _reader)
+@dataclass(frozen=True)
+class CallRule:
+    """A call matcher and the calls whose hits count.
+
+    :func:`check_call` asks ``check`` about calls whose dotted name starts with one of
+    ``tops``, and takes its hit only for a call that has a callee part (without the ``()``
+    of a call) or a keyword argument name among ``names`` or matched in full by ``pattern``;
+    a rule with neither takes every call on its tops. So a cell that holds no trigger of a
+    rule whose top it names cannot produce a finding (:func:`may_match`), whatever ``check``
+    does; a condition in ``check`` on a name outside the trigger could never yield a finding
+    (the tests look for such conditions).
+    """
+
+    tops: tuple[str, ...]
+    check: Callable[[Call, Context], Hit | None]
+    names: frozenset[str]
+    pattern: re.Pattern[str] | None  # for prefixes and the like
+
+    def triggered_by(self, words: Collection[str]) -> bool:
+        if not self.names and self.pattern is None:
+            return True
+        return not self.names.isdisjoint(words) or (
+            self.pattern is not None and any(map(self.pattern.fullmatch, words)))
+
+
+def _rule(tops: Iterable[str], check: Callable[[Call, Context], Hit | None], *trigger: str) -> CallRule:
+    """A :class:`CallRule` triggered by words that are ``trigger`` names or match ``trigger``
+    regular expressions in full (no trigger: every call on ``tops``)."""
+    names = frozenset(t for t in trigger if t.isidentifier())
+    patterns = [t for t in trigger if not t.isidentifier()]
+    return CallRule(tuple(sorted(tops)), check, names, re.compile("|".join(patterns)) if patterns else None)
+
+
+# In order: for a top with several rules (xarray) the first hit wins.
+_CALL_RULE_LIST = (
+    _rule(("urllib",), _http, *_URLLIB_CALLS),
+    _rule(("requests", "httpx", "aiohttp"), _http, *_HTTP_VERBS),
+    _rule(("http",), _http, *_HTTP_CONNECTIONS),
+    _rule(("socket",), _socket, *_SOCKET_CONNECTS, *_SOCKET_LOOKUPS, "sendto"),
+    _rule(("asyncio",), _socket, "open_connection"),
+    _rule(_CLIENT_TOPS, _socket),  # any class of these modules opens a connection
+    _rule(("subprocess",), _subprocess, *_SUBPROCESS_CALLS),
+    _rule(("os", "posix"), _subprocess, *_OS_CALLS),
+    _rule(("transformers",), _huggingface, "pipeline"),
+    _rule(("datasets",), _huggingface, *_HF_DATASET_CALLS),
+    _rule(("huggingface_hub",), _huggingface),  # any method of an HfApi() and the like
+    _rule(("evaluate",), _huggingface, *_HF_EVALUATE_CALLS),
+    _rule(("sentence_transformers",), _huggingface, *_SENTENCE_TRANSFORMERS_CLASSES),
+    _rule(("torch", "torchvision", "torchaudio", "torchtext"), _torch,
+          "hub", "load_url", "load_state_dict_from_url", "download.*", "weights", "pretrained"),
+    _rule(("timm", "open_clip"), _timm_clip, "pretrained"),
+    _rule(("keras", "tensorflow", "tf_keras"), _keras, "load_data", "get_file", "applications"),
+    _rule(("tensorflow_hub",), _tfds, *_TF_HUB_CALLS),
+    _rule(("tensorflow_datasets",), _tfds, *_TFDS_CALLS),
+    _rule(("openml",), _sklearn, "get_.*", "list_.*"),
+    _rule(("sklearn",), _sklearn, "fetch_.*"),
+    _rule(("nltk", "spacy"), _nlp, "download"),
+    _rule(("stanza",), _nlp, "download", "Pipeline"),
+    _rule(("gensim",), _nlp, "downloader"),
+    _rule(("seaborn",), _datasets_misc, *_SEABORN_CALLS),
+    _rule(("statsmodels",), _datasets_misc, *_STATSMODELS_CALLS),
+    _rule(("pooch",), _datasets_misc, "retrieve", *_POOCH_CALLS),
+    _rule(("scipy",), _datasets_misc, *_SCIPY_DATASETS),
+    _rule(("xarray",), _datasets_misc, *_XARRAY_TUTORIAL),
+    _rule(("geodatasets",), _datasets_misc, *_GEODATASETS_CALLS),
+    _rule(("mne",), _datasets_misc, *_MNE_CALLS),
+    _rule(("astropy",), _datasets_misc, *_ASTROPY_CALLS),
+    _rule(_READER_TOPS, _reader, *_READER_NAMES, *(prefix + ".*" for prefix in _READER_PREFIXES)),
+    _rule(("wandb",), _tracking, "init", "login"),
+    _rule(("comet_ml",), _tracking, *_COMET_CALLS),
+    _rule(("neptune",), _tracking, "init.*"),
+    _rule(("mlflow",), _tracking, "set_tracking_uri"),
+    _rule(("gdown",), _web_api, *_GDOWN_CALLS),
+    _rule(("yfinance",), _web_api, *_YFINANCE_CALLS),
+    _rule(("pandas_datareader",), _web_api, "DataReader", "get_.*"),
+    _rule(("openai", "anthropic"), _web_api, *_LLM_CLIENTS),
+    _rule(("kagglehub", "kaggle"), _web_api, ".*download.*", *_KAGGLE_CALLS),
+    _rule(("ultralytics",), _web_api, *_YOLO_CLASSES),
+    _rule(("git",), _web_api, "clone_from", *_GIT_PYTHON_REMOTE),
+)
+_RULES_BY_TOP: dict[str, tuple[CallRule, ...]] = {}
+for _call_rule in _CALL_RULE_LIST:
+    for _top in _call_rule.tops:
+        _RULES_BY_TOP[_top] = _RULES_BY_TOP.get(_top, ()) + (_call_rule,)
 # Callee names that are matched whatever the receiver resolves to.
 _ANY_RECEIVER: dict[str, Callable[[Call, Context], Hit | None]] = {
     "from_pretrained": _from_pretrained, "from_preset": _from_pretrained,
 }
 # Top-level modules and callee names the checker must look at; anything else is skipped early.
-WATCHED_TOPS = frozenset(_CALL_RULES)
+WATCHED_TOPS = frozenset(_RULES_BY_TOP)
 WATCHED_NAMES = frozenset(_ANY_RECEIVER)
 
 
 def check_call(call: Call, ctx: Context) -> Hit | None:
     """The finding for one resolved call, if any."""
-    for rule in _CALL_RULES.get(call.parts[0], ()):
-        hit = rule(call, ctx)
-        if hit:
+    for rule in _RULES_BY_TOP.get(call.parts[0], ()):
+        hit = rule.check(call, ctx)
+        # The trigger is checked after the rule because hits are rare; the outcome is the same.
+        if hit and rule.triggered_by([part.rstrip("()") for part in call.parts] + list(call.kwargs)):
             return hit
     generic = _ANY_RECEIVER.get(call.parts[-1])
     return generic(call, ctx) if generic else None
+
+
+def may_match(words: AbstractSet[str]) -> bool:
+    """Whether a call whose callee parts and keyword names all lie in ``words`` can match.
+
+    False means that no rule can fire for any such call: no rule of a top in ``words`` has
+    a trigger in ``words``, and no receiver-independent name (``from_pretrained``) is there.
+    """
+    if not WATCHED_NAMES.isdisjoint(words):
+        return True
+    rules = {rule for top in WATCHED_TOPS.intersection(words) for rule in _RULES_BY_TOP[top]}
+    return any(rule.triggered_by(words) for rule in rules)
