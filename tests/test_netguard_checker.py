@@ -566,7 +566,7 @@ def test_kernel_settings_shapes() -> None:
     argv, env = kernel_settings("warn", ["/cvmfs/wheels/generic", "/project/wh"], [".alliancecan.ca", "10.0.0.0/8"])
     assert argv == ["--ext", "kernelctl_netguard"]
     assert env["KERNELCTL_NETGUARD"] == "warn"
-    assert env["KERNELCTL_NETGUARD_ALLOW"] == ".alliancecan.ca,10.0.0.0/8"
+    assert env["KERNELCTL_NETGUARD_ALLOW"] == ".alliancecan.ca,10.0.0.0/8,${KERNELCTL_NETGUARD_ALLOW}"
     assert env["PIP_NO_INDEX"] == "1" and env["PIP_FIND_LINKS"] == "/cvmfs/wheels/generic /project/wh"
     for key in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_EVALUATE_OFFLINE",
                 "YOLO_OFFLINE", "UV_OFFLINE", "PIP_DISABLE_PIP_VERSION_CHECK"):
