@@ -13,8 +13,8 @@ from typing import Any, TextIO
 def print_json(data: Any, stream: TextIO | None = None) -> None:
     """Print ``data`` as indented JSON followed by a newline."""
     stream = stream or sys.stdout
-    json.dump(data, stream, indent=2, sort_keys=False, default=str)
-    stream.write("\n")
+    # One write: json.dump writes token by token, a system call each when unbuffered.
+    stream.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:

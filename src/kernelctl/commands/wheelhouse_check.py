@@ -88,15 +88,9 @@ def run(args: argparse.Namespace) -> int:
     report = check_requirements(args.requirements, args.files, args.python, args.platform, args.wheelhouse,
                                 use_cache=not args.no_cache)
     if args.json:
-        import io
-        import sys
-
         from kernelctl.output import print_json
 
-        text = io.StringIO()
-        print_json(report, text)
-        sys.stdout.write(text.getvalue())  # one write: json.dump writes token by token, a system call
-        # each when stdout is unbuffered (PYTHONUNBUFFERED), which into a pipe costs more than the check
+        print_json(report)
     else:
         print(render(report))
     return 0 if report["covered"] else 1
