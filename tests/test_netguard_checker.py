@@ -638,3 +638,133 @@ def test_json_notebook_roundtrip_positions(tmp_path: Path) -> None:
     path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}))
     found = checker_module.check_file(path, Checker())
     assert [(cell, f.rule, f.line) for cell, f in found] == [(1, "git-remote", 4)]
+
+
+# ------------------------------------------------------------------ partial parse
+
+# Statements at the partial parse's edges: calls spanning lines or inside compound statements,
+# lines at column 0 inside brackets, names bound in every way the checker tracks (and look-alikes
+# it does not), trigger words in strings and comments, decorators, continuations, syntax errors.
+PARTIAL_PIECES = [
+    "import pandas as pd", "import numpy as np", "import requests as zz", "from urllib.request import urlopen",
+    "URL = 'https://example.org/a.csv'", "URL = 'data/a.csv'", "URL = f'{BASE}/a.csv'", "BASE = 'https://example.org'",
+    "df = pd.read_csv(\n    URL,\n    sep=',')", "df = pd.read_csv(URL)", "frame = pd.DataFrame({'t': [1, 2]})",
+    "for i in range(3):\n    zz.get(URL)", "with open('f') as fh:\n    data = pd.read_json(fh)",
+    "with zz.Session() as sess:\n    pass", "sess.post(URL)",
+    "def load():\n    return pd.read_csv('https://example.org/x.csv')",
+    "@decorate(\n    option=1)\n@other\ndef g():\n    urlopen(URL)", "s = 'zz.get(URL) then pd.read_csv'",
+    "# zz.get(URL) and pd.read_csv(URL) in a comment", "label = f'{URL} read_csv'", "print(f'{zz.get(URL)}')",
+    "fetch = zz.get", "fetch(URL)", "opener = urlopen", "opener(URL)", "reader = pd.read_parquet", "reader(URL)",
+    "a = (\nURL)", "call(URL='https://example.org/k')", "kw = dict(URL='https://example.org/k', fetch=None)",
+    "if flag:\n    URL = 'http://localhost/a'\nelif other:\n    URL = 'https://example.org/b'\nelse:\n    pass",
+    "try:\n    import requests as zz\nexcept ImportError:\n    zz = None\nfinally:\n    pass",
+    "(URL) = 'https://example.org/c'", "URL: str = 'https://example.org/d'", "f = lambda URL=1: URL",
+    "x = [\nzz.get(u) for u in [URL]\n]", "class A:\n    url = URL\n    def go(self):\n        return zz.post(self.url)",
+    "pd = None", "zz = make()", "np.loadtxt(URL); pd.read_csv(URL)", "if ok: df = pd.read_csv(URL)",
+    "print((URL := 'https://example.org/w'))", "x = {'URL': 1, URL: 2}", "x = values[URL:]", "del URL",
+    "URL += '/more'", "URL = URL.replace('a', 'b')", "pd.read_csv(URL)  # kernelctl: allow-net",
+    "y = zz.get(\n    URL)  # kernelctl: allow-net", "t = np.linspace(0, 1, 10)", "print('done', t.mean())",
+    "%matplotlib inline", "download('punkt')", "if a:\n    pass\n# comment at column 0\n    zz.get(URL)",
+]
+# Pieces that make the cell fail to parse, or that the partial parse refuses.
+PARTIAL_SPOILERS = [
+    "def f(:", "x = (", "print 'hi'", "s = 'unterminated", "    indented = 1", "x = f'{d['k']}'", "x = 1 + \\\n    2",
+    "q = '''\nzz.get(URL)\n'''", "données = zz\ndonnées.get(URL)", "from nltk import *", "import huggingface_hub as hh",
+]
+
+
+def _emulated_kernel(cell: str, transformed: str, lookup: Callable | None) -> list[tuple]:
+    """What the extension shows for a cell: held findings only when the whole cell parses."""
+    found, final = Checker().check_cell(cell, transformed, lookup)
+    if not final:
+        try:
+            ast.parse(transformed)
+        except SyntaxError:
+            found = []
+    return [(f.rule, f.line, f.message) for f in found]
+
+
+def test_partial_parse_gives_the_findings_of_the_full_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Identical findings (rule, line, message) from the partial and the full parse for every
+    corpus cell and generated cells, given IPython's transformation, with and without names
+    from earlier cells; cells that do not parse have none."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    rng = random.Random(2611)
+    cells = CORPUS + PARTIAL_PIECES + PARTIAL_SPOILERS
+    for _ in range(1500):
+        pieces = [rng.choice(PARTIAL_PIECES if rng.random() < 0.8 else CORPUS if rng.random() < 0.7 else PARTIAL_SPOILERS)
+                  for _ in range(rng.randint(2, 9))]
+        cells.append(("\n" * rng.randint(0, 2)) + "\n".join(pieces))
+    manager = TransformerManager()
+    partial = []
+    analyze_partial = Checker._analyze_partial
+
+    def counting(self: Checker, *args: object) -> checker_module.Analysis | None:
+        analysis = analyze_partial(self, *args)
+        partial.append(analysis is not None)
+        return analysis
+
+    monkeypatch.setattr(Checker, "_analyze_partial", counting)
+    transformed_cells = []
+    for cell in cells:
+        try:
+            transformed_cells.append((cell, manager.transform_cell(cell)))
+        except SyntaxError:  # IPython shows the error and runs nothing
+            pass
+    for lookup in (None, _kernel_lookup()):
+        for cell, transformed in transformed_cells:
+            full = [(f.rule, f.line, f.message) for f in Checker().check(cell, Scope(lookup=lookup), transformed)]
+            assert _emulated_kernel(cell, transformed, lookup) == full, cell
+    assert sum(partial) > 1000 and not all(partial)  # both the partial parse and its refusals, often
+
+
+def test_partial_parse_keeps_only_what_matters() -> None:
+    """In an analysis cell with one line that reads a URL, the read and the import it needs are parsed."""
+    cell = "\n".join(["import numpy as np", "import pandas as pd", "t = np.linspace(0, 1, 10)",
+                      "frame = pd.DataFrame({'t': t, 'raw': t})", "raw = pd.read_csv('https://example.org/a.csv')",
+                      "print(frame['raw'].mean(), 'raw')"])
+    parts, expansions = Checker()._parts(cell, cell, Scope())
+    kept = [line for line in checker_module._partial_code(cell, parts, expansions).splitlines() if line]
+    assert kept == ["import pandas as pd", "raw = pd.read_csv('https://example.org/a.csv')"]
+
+
+def test_partial_parse_findings_show_once_ipython_has_parsed_the_cell(capsys: pytest.CaptureFixture[str],
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a real shell: findings of a partial parse print once, after IPython's parse and before
+    the cell runs, and not at all for a cell that does not parse; %%capture cells still warn once,
+    outside the capture."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from kernelctl.netguard.extension import Netguard
+
+    shell = InteractiveShell.instance()
+    netguard = Netguard(shell, "warn", HostPolicy())
+    partial = []
+    analyze_partial = Checker._analyze_partial
+
+    def counting(*args: object) -> checker_module.Analysis | None:
+        analysis = analyze_partial(*args)
+        partial.append(analysis is not None)
+        return analysis
+
+    monkeypatch.setattr(Checker, "_analyze_partial", counting)
+    filler = "\n".join(f"x{i} = x{i - 1} + 1" if i else "x0 = 0" for i in range(40))
+    cell = ("import sys\nimport urllib.request as ur\n" + filler + "\nprint('ran', file=sys.stderr)\n"
+            "if False:\n    ur.urlopen('https://example.org/a.csv')")
+    for event in ("pre_run_cell", "post_run_cell"):  # register() would also add the audit hook to pytest
+        shell.events.register(event, getattr(netguard, event))
+    netguard._wrap_parser()
+    try:
+        shell.run_cell(cell)
+        warning, ran = capsys.readouterr().err.splitlines()
+        assert warning.startswith("[kernelctl netguard] line 45: http-request: ") and ran == "ran"
+        shell.run_cell(cell.replace("x7 = x6", "x7 = x6 x6"))
+        captured = capsys.readouterr()
+        assert "netguard" not in captured.err + captured.out and "SyntaxError" in captured.err + captured.out
+        shell.run_cell("%%capture out\n" + cell)
+        assert capsys.readouterr().err.count("http-request") == 1
+        assert "http-request" not in shell.user_ns["out"].stderr
+    finally:
+        netguard.unregister()
+    assert partial == [True, True] and "ast_parse" not in shell.compile.__dict__

@@ -16,6 +16,10 @@ through the kernel namespace; see :func:`.rules.may_match`) cannot produce a fin
 not parsed. Its effect on the scope (imports, constants) is applied later, from the full
 analysis, only if a later cell sharing the scope has to be parsed.
 
+In the kernel, :meth:`Checker.check_cell` parses only the statements of a cell that can
+matter for a finding (see :func:`_partial_code`). Those findings hold if the whole cell
+parses, so the extension shows them once IPython has parsed it.
+
 IPython syntax (``!cmd``, ``%pip``, ``%%bash``, ...) is rewritten with IPython's
 ``TransformerManager`` when IPython is importable, and with a small stdlib fallback for the
 common forms when it is not. Stdlib only otherwise.
@@ -24,8 +28,12 @@ common forms when it is not. Stdlib only otherwise.
 from __future__ import annotations
 
 import ast
+import bisect
+import itertools
 import json
+import keyword
 import re
+import sys
 import textwrap
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -34,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from .rules import (CELL_TAG, PLACEHOLDER, PRAGMA, RULES, UNKNOWN, WATCHED_NAMES, WATCHED_TOPS, Call,
-                    Context, check_call, check_shell, may_match)
+                    Context, check_call, check_shell, may_match, trigger_words)
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,188 @@ def _words(code: str) -> set[str]:
     return set(encoded.decode("utf-8", "surrogatepass").split())
 
 
+# ------------------------------------------------------------- partial parse
+
+# Text the segmentation below does not handle: statements or strings spanning lines other than
+# inside brackets, line breaks other than "\n", and "*" imports (they bind every name).
+_PARTIAL_REFUSED = ("'''", '"""', "\\\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x00")
+_STAR_IMPORT_RE = re.compile(r"import[\s(]*\*")
+# A one-line string (without its prefix) or a comment, and where an f-string may start.
+_STRING_OR_COMMENT_RE = re.compile(r"""'[^'\\\n]*(?:\\.[^'\\\n]*)*'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"|#.*""")
+_F_STRING_STARTS = [f + r + q for f in "fF" for r in ("", "r", "R") for q in "'\""]
+# Bracket bytes as "(" or ")", newlines kept, everything else deleted.
+_BRACKETS = bytes.maketrans(b"([{)]}", b"((()))")
+_NOT_BRACKETS = bytes(b for b in range(128) if b not in b"([{)]}\n")
+# Column-0 lines that continue the statement above them.
+_CLAUSE_RE = re.compile(r"(?:else|elif|except|finally)\b")
+# What follows a name that may be assigned to: "=" (not "=="), or ":" of an annotation.
+_ASSIGNED_RE = re.compile(r"[\s)]*(?::|=(?!=))")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
+
+
+def _is_f_string(code: str, match: re.Match[str]) -> bool:
+    return "f" in code[max(match.start() - 2, 0):match.start()].lower()
+
+
+def _code_part(code: str) -> str:
+    """``code`` without comments and plain strings; f-strings stay (their fields are code)."""
+    return _STRING_OR_COMMENT_RE.sub(lambda m: m.group() if m.group()[0] != "#" and _is_f_string(code, m) else "",
+                                     code)
+
+
+def _statement_starts(code: str, lines: list[str]) -> list[int] | None:
+    """The indices of the ``lines`` of ``code`` that start a top-level statement (a decorated
+    definition and the ``else``/``except``/... clauses of a compound statement belong to the
+    statement above).
+
+    Assumes valid ASCII Python without the text of :data:`_PARTIAL_REFUSED`, so only brackets
+    make a statement span lines; None when the code does not lex as that assumption says.
+    """
+    # From Python 3.12 an f-string may nest its own quote, which the regular expression would
+    # take for its end; before, such code does not parse (the caller then drops the findings).
+    for start in _F_STRING_STARTS if sys.version_info >= (3, 12) else ():
+        at = code.find(start)
+        while at != -1:
+            string = _STRING_OR_COMMENT_RE.match(code, at + len(start) - 1)
+            if string is not None and string.group().count("{") != string.group().count("}"):
+                return None
+            at = code.find(start, at + 1)
+    bare = _STRING_OR_COMMENT_RE.sub("", code)
+    if "'" in bare or '"' in bare:
+        return None
+    starts: list[int] = []
+    depth = 0
+    decorated = False
+    for index, (line, brackets) in enumerate(zip(lines, bare.encode("ascii").translate(_BRACKETS, _NOT_BRACKETS)
+                                                  .split(b"\n"))):
+        if depth == 0 and line and line[0] not in " \t#":
+            if not decorated and not (line[0] in "ef" and _CLAUSE_RE.match(line)):
+                starts.append(index)
+            decorated = line[0] == "@"
+        if brackets:
+            depth += 2 * brackets.count(b"(") - len(brackets)
+            if depth < 0:
+                return None
+    return starts if depth == 0 else None
+
+
+class _Segments:
+    """Code cut into groups of top-level statements, and where names occur in it as code."""
+
+    def __init__(self, code: str, lines: list[str], starts: list[int]) -> None:
+        self.code = code
+        self.line_offsets = list(itertools.accumulate((len(line) + 1 for line in lines), initial=0))
+        self.bounds = [self.line_offsets[i] for i in starts] + [len(code) + 1]
+        self.lines = starts + [len(lines)]
+        # Segments with an import or "as": any name in them may be bound there.
+        self._binding = {segment for word in ("import", "as") for segment, _, _ in self.occurrences(word)}
+
+    def of(self, position: int) -> int:
+        """The segment holding ``position`` (-1: comments and blank lines before the first)."""
+        return bisect.bisect_right(self.bounds, position) - 1
+
+    def names(self, index: int) -> set[str]:
+        """The names in a segment's code."""
+        text = _code_part(self.code[self.bounds[index]:self.bounds[index + 1]])
+        return {word for word in _words(text) if word.isidentifier() and not keyword.iskeyword(word)}
+
+    def occurrences(self, name: str, segment: int | None = None) -> Iterator[tuple[int, int, int]]:
+        """(segment, start, end) of each occurrence of ``name`` as a whole word, in the whole
+        code or in one segment (some may be in strings or comments: see :meth:`in_code`)."""
+        code, size = self.code, len(name)
+        start, stop = (0, len(code)) if segment is None else (self.bounds[segment], self.bounds[segment + 1])
+        at = code.find(name, start, stop)
+        while at != -1:
+            end = at + size
+            if (at == 0 or code[at - 1] not in _NAME_CHARS) and (end == len(code) or code[end] not in _NAME_CHARS):
+                yield (self.of(at) if segment is None else segment), at, end
+            at = code.find(name, end, stop)
+
+    def in_code(self, position: int) -> bool:
+        """Whether ``position`` is outside comments and plain strings (f-strings hold code)."""
+        line = bisect.bisect_right(self.line_offsets, position) - 1
+        for match in _STRING_OR_COMMENT_RE.finditer(self.code, self.line_offsets[line], self.line_offsets[line + 1]):
+            if match.start() > position:
+                return True
+            if match.end() > position:
+                return match.group()[0] != "#" and _is_f_string(self.code, match)
+        return True
+
+    def may_bind(self, segment: int, at: int, end: int) -> bool:
+        """Whether the name at ``at:end`` may be bound there by an import, ``as``, assignment or
+        annotated assignment. Not for ``name=``/``name:`` right after ``(`` or ``,``: such a
+        name is a keyword argument, a parameter or a dict key, never an assignment target."""
+        code = self.code
+        if segment not in self._binding:
+            assigned = _ASSIGNED_RE.match(code, end)
+            if assigned is None:
+                return False
+            if ")" not in assigned.group():
+                before = at - 1
+                while before >= 0 and code[before] in " \t\n":
+                    before -= 1
+                if before >= 0 and code[before] in "(,":
+                    return False
+        return self.in_code(at)
+
+
+def _partial_code(code: str, parts: set[str], expansions: list[tuple[str, str]]) -> str | None:
+    """``code`` with only the top-level statements that can matter for a finding kept, the
+    others blanked (line numbers stay); None if that cannot be worked out from the text.
+
+    Kept: every statement holding a trigger word (:func:`.rules.trigger_words` of ``parts``)
+    or a name that may stand for a callee holding one (bound by a kept statement, or through
+    ``expansions``), and every statement that may bind a name of a kept statement. So each
+    call kept resolves as in the whole cell, and each call that can match is kept — provided
+    the whole cell parses, which the caller must make sure of.
+    """
+    if not code.isascii() or any(text in code for text in _PARTIAL_REFUSED) or _STAR_IMPORT_RE.search(code):
+        return None
+    triggers = trigger_words(parts)
+    if triggers is None:
+        return None
+    lines = code.split("\n")
+    starts = _statement_starts(code, lines)
+    if not starts:
+        return None
+    segments = _Segments(code, lines, starts)
+    callee_names = [name for name in triggers if name.isidentifier()]
+    callee_names += [word for word, dotted in expansions
+                     if not triggers.isdisjoint(part.rstrip("()") for part in dotted.split("."))]
+    seen = set(callee_names)
+    needed: list[str] = []  # names whose binding statements must be kept
+    needed_seen: set[str] = set()
+    kept: set[int] = set()
+    calling: set[int] = set()  # kept for a callee name: the names they bind are callee names too
+
+    def keep(segment: int) -> set[str]:
+        kept.add(segment)
+        names = segments.names(segment)
+        needed.extend(names - needed_seen)
+        needed_seen.update(names)
+        return names
+
+    while callee_names or needed:
+        if callee_names:  # statements that may call through the name, and the names they bind
+            for segment, at, _ in segments.occurrences(callee_names.pop()):
+                if segment >= 0 and segment not in calling and segments.in_code(at):
+                    calling.add(segment)
+                    names = keep(segment) if segment not in kept else segments.names(segment)
+                    bound = [name for name in names - seen if any(
+                        segments.may_bind(segment, at, end) for _, at, end in segments.occurrences(name, segment))]
+                    seen.update(bound)
+                    callee_names += bound
+        else:  # statements that may bind a name a kept statement uses
+            for segment, at, end in segments.occurrences(needed.pop()):
+                if segment >= 0 and segment not in kept and segments.may_bind(segment, at, end):
+                    keep(segment)
+    out = [""] * len(lines)
+    for segment in kept:
+        first, last = segments.lines[segment], segments.lines[segment + 1]
+        out[first:last] = lines[first:last]
+    return "\n".join(out)
+
+
 # Leaves and markers that never contain a call, import or assignment: not worth visiting.
 _LEAVES = frozenset({ast.Name, ast.Constant, ast.Load, ast.Store, ast.Del, ast.alias, ast.arg, ast.arguments,
                      *(c for c in (ast.operator, ast.boolop, ast.unaryop, ast.cmpop) for c in c.__subclasses__())})
@@ -269,7 +459,8 @@ class Checker:
 
     def __init__(self, ctx: Context | None = None, cache_size: int = 512) -> None:
         self.ctx = ctx or Context()
-        self._cache: dict[tuple[str, str | None], Analysis] = {}
+        # Keyed by (source, transformed), and with a third item for partial analyses.
+        self._cache: dict[tuple, Analysis] = {}
         self._cache_size = cache_size
 
     # -- phase 1
@@ -281,10 +472,13 @@ class Checker:
         if cached is not None:
             return cached
         analysis = self._analyze(source, transformed)
+        self._store(key, analysis)
+        return analysis
+
+    def _store(self, key: tuple, analysis: Analysis) -> None:
         if len(self._cache) >= self._cache_size:
             self._cache.pop(next(iter(self._cache)))
         self._cache[key] = analysis
-        return analysis
 
     def _analyze(self, source: str, transformed: str | None) -> Analysis:
         pragma_lines = frozenset(i for i, line in enumerate(source.splitlines(), 1) if PRAGMA in line)
@@ -422,7 +616,51 @@ class Checker:
         return Analysis([e for e in inner.events if not (e[0] in (_HIT, _CALL) and e[1] in pragma)],
                         inner.syntax_error)
 
+    def _analyze_partial(self, source: str, transformed: str, parts: set[str],
+                         expansions: list[tuple[str, str]]) -> Analysis | None:
+        """The analysis of the statements of ``transformed`` that can matter (see
+        :func:`_partial_code`), or None; its findings are those of the whole cell if the
+        whole cell parses."""
+        code = _partial_code(transformed, parts, expansions)
+        if code is None:
+            return None
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:  # the cell cannot parse either, or the cut was wrong: check it whole
+            return None
+        analysis = Analysis()
+        pragma_lines = frozenset(i for i, line in enumerate(source.splitlines(), 1) if PRAGMA in line)
+        self._collect(tree, _leading_blank_lines(source), analysis, pragma_lines)
+        return analysis
+
     # -- phase 2
+    def check_cell(self, source: str, transformed: str | None, lookup: Lookup | None) -> tuple[list[Finding], bool]:
+        """Findings for one kernel cell checked on a scope of its own (names from earlier cells
+        come through ``lookup``), and whether they stand whatever the rest of the cell holds.
+
+        Given IPython's ``transformed`` text, a cell the pre-filter passes has only its
+        statements that can matter parsed (see :func:`_partial_code`). Its findings (not
+        final: False) are the full check's if the whole cell parses, and the full check finds
+        nothing in a cell that does not parse; so the caller shows them only once it knows
+        that the cell parses.
+        """
+        scope = Scope(lookup=lookup)
+        if transformed is None or (source, transformed) in self._cache:
+            return self.check(source, scope, transformed), True
+        key = (source, transformed, "partial")
+        analysis = self._cache.get(key)
+        if analysis is None:
+            found = self._parts(source, transformed, scope)
+            if found is not None and not may_match(found[0]):
+                return [], True
+            if found is not None:
+                analysis = self._analyze_partial(source, transformed, *found)
+            if analysis is None:
+                return self._replay(self.analyze(source, transformed), scope, report=True), True
+            self._store(key, analysis)
+        findings = self._replay(analysis, scope, report=True)
+        return findings, not findings
+
     def check(self, source: str, scope: Scope | None = None, transformed: str | None = None) -> list[Finding]:
         """Findings for one cell or script, updating ``scope`` with the names it binds."""
         scope = scope if scope is not None else Scope()
@@ -447,18 +685,27 @@ class Checker:
         pending cell; every keyword is a name in the cell. If no rule is triggered by the
         union of those, no call can match.
         """
+        found = self._parts(source, transformed, scope)
+        return None if found is None or may_match(found[0]) else found[0]
+
+    def _parts(self, source: str, transformed: str | None,
+               scope: Scope) -> tuple[set[str], list[tuple[str, str]]] | None:
+        """None if the cell may run a shell command or checked magic; otherwise the names its
+        calls can be made of (see :meth:`_clean_words`) and what the cell's own names stand
+        for before it runs."""
         code = source if transformed is None else transformed
         if (_ipython_calls_may_run(code) or (transformed is None and _escapes_may_run(source))
                 or ("\n" not in source.strip() and _AUTOMAGIC_RE.match(source))):
             return None
         words = _words(code)
-        targets = [scope.aliases[word] for word in words & scope.aliases.keys()] + scope.stars
+        # A name stands for its alias, or for its kernel value once the cell rebinds it.
+        expansions = [(word, scope.aliases[word]) for word in words & scope.aliases.keys()]
         if scope.lookup is not None:
-            targets += filter(None, (scope.lookup(word)[0] for word in words))
+            expansions += [(word, dotted) for word in words if (dotted := scope.lookup(word)[0]) is not None]
         parts = words | scope.pending_words
-        for dotted in targets:
+        for dotted in [*(dotted for _, dotted in expansions), *scope.stars]:
             parts.update(part.rstrip("()") for part in dotted.split("."))
-        return None if may_match(parts) else parts
+        return parts, expansions
 
     def _settle(self, scope: Scope) -> None:
         """Apply the imports and assignments of the scope's pending cells, in order."""

@@ -7,6 +7,12 @@ again and whose stderr is captured, so a stack of running cells is kept and popp
 ``post_run_cell``. ``shell.system``/``shell.getoutput`` are wrapped so that ``!cmd``, ``%pip``,
 ``%conda`` and ``%sx`` are checked again after ``$var``/``{expr}`` expansion.
 
+A cell whose check parsed only the statements that can matter (see
+:meth:`.checker.Checker.check_cell`) has findings that hold only if the whole cell parses.
+They are held until IPython parses the cell, which it does after ``pre_run_cell`` and before
+running any of it: ``shell.compile.ast_parse`` is wrapped to print them then, or to drop them
+when the parse fails.
+
 Nothing here may break a user's cell: every callback catches everything, and the first
 internal error prints one diagnostic line.
 """
@@ -37,6 +43,9 @@ class Netguard:
         self._running: list[Any] = []  # ExecutionInfo of the cells being run, outermost first
         self._reported: set[str] = set()  # rule ids already printed for the current cell
         self._wrapped: dict[str, Any] = {}
+        # IPython's parser, once wrapped: findings from a partial parse wait for it (see pre_run_cell).
+        self._parser: tuple[Any, Any] | None = None
+        self._held: list[Finding] = []
 
     # -- lifecycle
     def register(self) -> None:
@@ -45,6 +54,7 @@ class Netguard:
         self.shell.events.register("post_run_cell", self.post_run_cell)
         for name in ("system", "getoutput"):
             self._wrap(name)
+        self._wrap_parser()
 
     def unregister(self) -> None:
         for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
@@ -58,6 +68,13 @@ class Netguard:
             else:
                 setattr(self.shell, name, previous)
         self._wrapped.clear()
+        if self._parser is not None:
+            compiler, previous = self._parser
+            if previous is None:
+                compiler.__dict__.pop("ast_parse", None)
+            else:
+                compiler.ast_parse = previous
+            self._parser = None
         guard.GUARD.mode = "off"  # the audit hook itself cannot be removed
 
     # -- events
@@ -69,16 +86,28 @@ class Netguard:
             raw = info.raw_cell or ""
             guard.GUARD.new_cell(quiet=PRAGMA in raw)
             self._reported = set()
-            scope = Scope(lookup=self._lookup)
-            findings = self.checker.check(raw, scope, transformed=getattr(info, "transformed_cell", None))
-            for finding in findings:
-                self._reported.add(finding.rule)
-                _print_line(format_finding(finding))
+            self._held = []
+            transformed = getattr(info, "transformed_cell", None)
+            # A cell run with shell_futures=False is parsed by a fresh compiler, not the wrapped one.
+            if self._parser is None or not getattr(info, "shell_futures", True):
+                self._show(self.checker.check(raw, Scope(lookup=self._lookup), transformed=transformed))
+                return
+            findings, final = self.checker.check_cell(raw, transformed, self._lookup)
+            if final:
+                self._show(findings)
+            else:  # from a partial parse: shown once IPython has parsed the whole cell
+                self._held = findings
         except Exception as error:
             guard.GUARD.fail(error)
 
+    def _show(self, findings: list[Finding]) -> None:
+        for finding in findings:
+            self._reported.add(finding.rule)
+            _print_line(format_finding(finding))
+
     def post_run_cell(self, result: Any) -> None:
         try:
+            self._held = []  # the cell was not parsed (IPython's transformation failed)
             info = getattr(result, "info", None)
             if info is not None and any(i is info for i in self._running):
                 while self._running and self._running.pop() is not info:
@@ -106,6 +135,39 @@ class Netguard:
             kind = type(value)
             dotted = f"{kind.__module__}.{kind.__qualname__}()"
         return (dotted if dotted.split(".", 1)[0] in WATCHED_TOPS else None), UNKNOWN
+
+    # -- IPython's parse of the cell
+    def _wrap_parser(self) -> None:
+        """Wrap ``shell.compile.ast_parse``, which IPython calls on the cell after pre_run_cell
+        and before running any of it, so that held findings are shown then, and only if the
+        cell parses (a cell that does not parse has no findings)."""
+        compiler = getattr(self.shell, "compile", None)
+        original = getattr(compiler, "ast_parse", None)
+        attributes = getattr(compiler, "__dict__", None)
+        if original is None or attributes is None:
+            return  # no parser to wait for: cells are checked whole
+        self._parser = (compiler, attributes.get("ast_parse"))
+
+        def ast_parse(source: str, *args: Any, **kwargs: Any) -> Any:
+            try:
+                tree = original(source, *args, **kwargs)
+            except BaseException:
+                self._held = []
+                raise
+            if self._held:
+                self._release()
+            return tree
+
+        ast_parse.__doc__ = original.__doc__
+        compiler.ast_parse = ast_parse
+
+    def _release(self) -> None:
+        """Show the findings held for the cell just parsed."""
+        try:
+            held, self._held = self._held, []
+            self._show(held)
+        except Exception as error:
+            guard.GUARD.fail(error)
 
     # -- shell commands after expansion
     def _wrap(self, name: str) -> None:

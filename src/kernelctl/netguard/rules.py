@@ -934,3 +934,17 @@ def may_match(words: AbstractSet[str]) -> bool:
         return True
     rules = {rule for top in WATCHED_TOPS.intersection(words) for rule in _RULES_BY_TOP[top]}
     return any(rule.triggered_by(words) for rule in rules)
+
+
+def trigger_words(words: AbstractSet[str]) -> set[str] | None:
+    """The words among ``words`` that can make a call match: triggers of the rules of the tops
+    in ``words``, and receiver-independent names. None when such a rule has no trigger (it
+    takes every call on its tops, so no word marks the calls that matter)."""
+    found = set(WATCHED_NAMES.intersection(words))
+    for rule in {rule for top in WATCHED_TOPS.intersection(words) for rule in _RULES_BY_TOP[top]}:
+        if not rule.names and rule.pattern is None:
+            return None
+        found |= rule.names.intersection(words)
+        if rule.pattern is not None:
+            found.update(filter(rule.pattern.fullmatch, words))
+    return found
