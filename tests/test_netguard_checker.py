@@ -650,7 +650,8 @@ PARTIAL_PIECES = [
     "URL = 'https://example.org/a.csv'", "URL = 'data/a.csv'", "URL = f'{BASE}/a.csv'", "BASE = 'https://example.org'",
     "df = pd.read_csv(\n    URL,\n    sep=',')", "df = pd.read_csv(URL)", "frame = pd.DataFrame({'t': [1, 2]})",
     "for i in range(3):\n    zz.get(URL)", "with open('f') as fh:\n    data = pd.read_json(fh)",
-    "with zz.Session() as sess:\n    pass", "sess.post(URL)",
+    "with zz.Session() as sess:\n    pass", "with zz.Session() as sess, open('f') as fh:\n    pass",
+    "sess.post(URL)",
     "def load():\n    return pd.read_csv('https://example.org/x.csv')",
     "@decorate(\n    option=1)\n@other\ndef g():\n    urlopen(URL)", "s = 'zz.get(URL) then pd.read_csv'",
     "# zz.get(URL) and pd.read_csv(URL) in a comment", "label = f'{URL} read_csv'", "print(f'{zz.get(URL)}')",
@@ -659,7 +660,8 @@ PARTIAL_PIECES = [
     "if flag:\n    URL = 'http://localhost/a'\nelif other:\n    URL = 'https://example.org/b'\nelse:\n    pass",
     "try:\n    import requests as zz\nexcept ImportError:\n    zz = None\nfinally:\n    pass",
     "(URL) = 'https://example.org/c'", "URL: str = 'https://example.org/d'", "f = lambda URL=1: URL",
-    "x = [\nzz.get(u) for u in [URL]\n]", "class A:\n    url = URL\n    def go(self):\n        return zz.post(self.url)",
+    "x = [\nzz.get(u) for u in [URL]\n]",
+    "class A:\n    url = URL\n    def go(self):\n        return zz.post(self.url)",
     "pd = None", "zz = make()", "np.loadtxt(URL); pd.read_csv(URL)", "if ok: df = pd.read_csv(URL)",
     "print((URL := 'https://example.org/w'))", "x = {'URL': 1, URL: 2}", "x = values[URL:]", "del URL",
     "URL += '/more'", "URL = URL.replace('a', 'b')", "pd.read_csv(URL)  # kernelctl: allow-net",
@@ -669,7 +671,8 @@ PARTIAL_PIECES = [
 # Pieces that make the cell fail to parse, or that the partial parse refuses.
 PARTIAL_SPOILERS = [
     "def f(:", "x = (", "print 'hi'", "s = 'unterminated", "    indented = 1", "x = f'{d['k']}'", "x = 1 + \\\n    2",
-    "q = '''\nzz.get(URL)\n'''", "données = zz\ndonnées.get(URL)", "from nltk import *", "import huggingface_hub as hh",
+    "q = '''\nzz.get(URL)\n'''", "données = zz\ndonnées.get(URL)", "from nltk import *",
+    "import huggingface_hub as hh",
 ]
 
 
@@ -693,8 +696,8 @@ def test_partial_parse_gives_the_findings_of_the_full_check(monkeypatch: pytest.
     rng = random.Random(2611)
     cells = CORPUS + PARTIAL_PIECES + PARTIAL_SPOILERS
     for _ in range(1500):
-        pieces = [rng.choice(PARTIAL_PIECES if rng.random() < 0.8 else CORPUS if rng.random() < 0.7 else PARTIAL_SPOILERS)
-                  for _ in range(rng.randint(2, 9))]
+        pools = rng.choices((PARTIAL_PIECES, CORPUS, PARTIAL_SPOILERS), (16, 3, 1), k=rng.randint(2, 9))
+        pieces = [rng.choice(pool) for pool in pools]
         cells.append(("\n" * rng.randint(0, 2)) + "\n".join(pieces))
     manager = TransformerManager()
     partial = []

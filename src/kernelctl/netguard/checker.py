@@ -430,6 +430,13 @@ def _may_resolve(func: ast.AST) -> bool:
             return kind is ast.Name
 
 
+def _pragma_lines(source: str) -> frozenset[int]:
+    """The 1-based numbers of the lines that carry the pragma."""
+    if PRAGMA not in source:  # the usual case: no need to split the cell
+        return frozenset()
+    return frozenset(i for i, line in enumerate(source.splitlines(), 1) if PRAGMA in line)
+
+
 def _leading_blank_lines(source: str) -> int:
     """How many lines IPython's cleanup drops from the top (its line numbers start after them)."""
     count = 0
@@ -481,7 +488,7 @@ class Checker:
         self._cache[key] = analysis
 
     def _analyze(self, source: str, transformed: str | None) -> Analysis:
-        pragma_lines = frozenset(i for i, line in enumerate(source.splitlines(), 1) if PRAGMA in line)
+        pragma_lines = _pragma_lines(source)
         tree, offset, error = None, 0, None
         if transformed is None and not _ESCAPE_RE.search(source):
             try:  # plain Python: no need for IPython's transformation
@@ -629,7 +636,7 @@ class Checker:
         except SyntaxError:  # the cell cannot parse either, or the cut was wrong: check it whole
             return None
         analysis = Analysis()
-        pragma_lines = frozenset(i for i, line in enumerate(source.splitlines(), 1) if PRAGMA in line)
+        pragma_lines = _pragma_lines(source)
         self._collect(tree, _leading_blank_lines(source), analysis, pragma_lines)
         return analysis
 
