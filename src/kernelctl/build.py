@@ -58,29 +58,50 @@ def display_name(plan: BuildPlan, interpreter: Interpreter) -> str:
     return plan.options.display_name or default_display_name(plan.name, interpreter.minor)
 
 
-def in_service_prefix(name: str, location: Location) -> Path | None:
-    """The env generation the installed kernelspec for ``name`` uses, if kernelctl made it."""
-    spec = kernelspec.read_spec(location.kernels_dir, name)
-    if spec is None or spec.kernelctl is None:
+def generation(name: str, location: Location, path: Path | None) -> Path | None:
+    """``path``, resolved, if it is one of ``name``'s env generations in ``location``'s store.
+
+    Everything kernelctl deletes passes through here, so a damaged or edited kernel.json, a
+    symlinked prefix or another kernel's spec can never make it delete anything else.
+    """
+    if path is None:
         return None
-    return Path(spec.kernelctl["prefix"])
+    try:
+        resolved = path.resolve()
+        store = location.store_dir.resolve()
+    except (OSError, RuntimeError):
+        return None
+    if resolved.parent == store and resolved.name.startswith(f"{name}@"):
+        return resolved
+    return None
+
+
+def in_service(name: str, location: Location) -> set[Path]:
+    """The generations of ``name`` something still uses: the one its kernelspec in
+    ``location`` names and the one ``envs/NAME`` points to (they differ only briefly)."""
+    spec = kernelspec.read_spec(location.kernels_dir, name)
+    named = Path(spec.kernelctl["prefix"]) if spec is not None and spec.kernelctl else None
+    link = location.envs_dir / name
+    linked = link if link.is_symlink() else None
+    return {g for g in (generation(name, location, named), generation(name, location, linked)) if g}
+
+
+def linked_generation(name: str, location: Location) -> Path | None:
+    """The generation ``envs/NAME`` points to, if it is one."""
+    link = location.envs_dir / name
+    return generation(name, location, link) if link.is_symlink() else None
 
 
 def clean_leftovers(name: str, location: Location) -> None:
     """Remove what interrupted commands on ``name`` left behind (call under the name lock)."""
-    keep = in_service_prefix(name, location)
-    for generation in location.store_dir.glob(f"{name}@*"):
-        if generation != keep:
-            remove_tree(generation)
+    keep = in_service(name, location)
+    for candidate in location.store_dir.glob(f"{name}@*"):
+        if generation(name, location, candidate) not in keep:
+            remove_tree(candidate)
     link = location.envs_dir / name
-    if keep is not None and keep.is_dir():
-        point_symlink(link, keep)
-    elif link.is_symlink():
+    if link.is_symlink() and not link.exists():
         link.unlink()
     kernelspec.clean_stale_staging(location.kernels_dir, name)
-
-
-
 
 
 def python_argv(prefix: Path, config: dict) -> list[str]:
@@ -214,10 +235,9 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
         if plan.location.shared:
             share_tree(prefix, plan.options.group)
             share_tree(staged, plan.options.group)
-        previous = in_service_prefix(plan.name, plan.location)
+        previous = in_service(plan.name, plan.location)
         kernelspec.commit(staged, kernels_dir)  # the commit point: the launcher shows it now
         staged = None
-        point_symlink(plan.location.envs_dir / plan.name, prefix)
     except OSError as err:
         _discard(prefix, staged)
         if is_disk_full(err):
@@ -227,8 +247,10 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
     except BaseException:
         _discard(prefix, staged)
         raise
-    if previous is not None and previous != prefix:
-        remove_tree(previous)
+    # Committed: from here on the new env is in service and must never be discarded.
+    point_symlink(plan.location.envs_dir / plan.name, prefix)
+    for old in previous - {prefix.resolve()}:
+        remove_tree(old)
     return manifest
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kernelctl import julia, kernelspec, modules, netguard_config
-from kernelctl.build import BuildPlan, build, clean_leftovers
+from kernelctl.build import BuildPlan, build, clean_leftovers, linked_generation
 from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.location import Location, prefix_location, sys_prefix_location, system_location, user_location
@@ -102,8 +102,22 @@ def create(
                 f"Use 'kernelctl create {name} --force ...' to replace it, or 'kernelctl rebuild {name}' "
                 "to rebuild it from its manifest.",
             )
+        check_env_slot(name, location, replacing=existing is not None or force)
         clean_leftovers(name, location)
         return build(plan, verify=verify, progress=progress, verbose=verbose)
+
+
+def check_env_slot(name: str, location: Location, replacing: bool) -> None:
+    """Refuse to take ``envs/NAME`` from something that is not a leftover of ours."""
+    link = location.envs_dir / name
+    if link.exists() and not link.is_symlink():
+        raise KernelctlError(f"{link} exists and is not kernelctl's link to an env",
+                             "Move it out of the way, or choose another kernel name.")
+    if not replacing and linked_generation(name, location) is not None:
+        raise KernelctlError(
+            f"an env for a kernel named {name!r} already exists ({link}), though this Jupyter data dir "
+            "has no such kernel (is it registered with another JUPYTER_DATA_DIR?)",
+            f"Use 'kernelctl create {name} --force ...' to replace it, or choose another name.")
 
 
 def check_group(group: str, location: Location) -> None:

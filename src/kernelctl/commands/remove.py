@@ -4,37 +4,33 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from kernelctl import kernelspec
-from kernelctl.build import clean_leftovers
+from kernelctl.build import clean_leftovers, in_service
 from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.commands.common import locked
 from kernelctl.errors import UsageError
-from kernelctl.fsutil import is_within, remove_tree
+from kernelctl.fsutil import remove_tree
 from kernelctl.location import location_of
 from kernelctl.output import print_json
 
 
 def remove(name: str) -> dict[str, Any]:
     """Remove kernel ``name``: its kernelspec first (so the launcher never offers a dead
-    kernel), then its env. Symlinks are removed, never followed, and nothing outside
-    kernelctl's env store is deleted."""
+    kernel), then its env generations and ``envs/NAME``. Only kernelctl's own generations of
+    ``name`` are deleted, whatever the kernel.json says, and symlinks are never followed."""
     with locked(name) as spec:
         location = location_of(spec.resource_dir, spec.kernelctl or {})
-        prefix = Path(spec.kernelctl["prefix"])  # type: ignore[index]
+        envs = in_service(name, location)
         kernelspec.remove(name)
-        removed = [str(spec.resource_dir)]
-        if prefix.is_symlink() or is_within(prefix, location.store_dir):
-            remove_tree(prefix)
-            removed.append(str(prefix))
         link = location.envs_dir / name
         if link.is_symlink():
             link.unlink()
-            removed.append(str(link))
+        for env in envs:
+            remove_tree(env)
         clean_leftovers(name, location)
-    return {"name": name, "removed": removed}
+    return {"name": name, "removed": [str(spec.resource_dir), *map(str, sorted(envs))]}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
