@@ -34,7 +34,7 @@ def assert_user_error(proc: subprocess.CompletedProcess[str], code: int, *needle
     Progress lines that came before the error are not part of it.
     """
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    starts = [i for i, line in enumerate(lines) if line.startswith(("error:", "kernelctl:"))]
+    starts = [i for i, line in enumerate(lines) if line.startswith(("error:", "kernelctl: interrupted"))]
     assert starts, proc.stderr
     lines = lines[starts[0]:]
     assert proc.returncode == code, proc.stderr

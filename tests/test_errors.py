@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
-from kernelhelpers import assert_user_error, kernelctl, kernelctl_json
+from kernelhelpers import CLI, assert_user_error, kernelctl, kernelctl_json
 from wheelfactory import build_corrupt_wheel, build_wheel
 
 from conftest import require_system
@@ -110,3 +111,22 @@ def test_full_disk_is_reported_and_cleaned_up(wheels: list[str], tmp_path: Path)
                      prefix=["env", f"KERNELCTL_HOME={small}", "unshare", "-rm", "sh", "-c", script, str(small)])
     assert_user_error(proc, 1, "no space left", "KERNELCTL_HOME")
     nothing_left("big")
+
+
+@pytest.mark.parametrize("damage", ["[]", '{"argv": [], "metadata": {"kernelctl": {"name": "hurt"}}}', "{not json"])
+def test_a_damaged_kernelspec_gives_errors_not_tracebacks(wheels: list[str], damage: str) -> None:
+    kernelctl("create", "hurt", *wheels, "--no-verify", "-q")
+    spec = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "hurt" / "kernel.json"
+    spec.write_text(damage)
+    for command in (["list"], ["show", "hurt"], ["doctor"], ["remove", "hurt", "--yes"], ["rebuild", "hurt"]):
+        proc = kernelctl(*command, check=False)
+        assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, (command, proc.stderr)
+    kernelctl("create", "hurt", *wheels, "--no-verify", "-q", "--force")  # replacing it repairs it
+    assert kernelctl_json("show", "hurt")["name"] == "hurt"
+
+
+def test_remove_off_a_terminal_asks_for_yes_and_removes_nothing(wheels: list[str]) -> None:
+    kernelctl("create", "keepme", *wheels, "--no-verify", "-q")
+    proc = subprocess.run([*CLI, "remove", "keepme"], stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    assert proc.returncode == 2 and "--yes" in proc.stderr  # not a terminal: it asks for --yes
+    assert kernelctl_json("show", "keepme")["name"] == "keepme"

@@ -32,7 +32,7 @@ class _Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are two lines on stderr and exit status 2."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"kernelctl: {message}", f"Run '{self.prog} --help' for usage.")
+        raise UsageError(message, f"Run '{self.prog} --help' for usage.")
 
 
 def _requested_command(argv: Sequence[str]) -> str | None:
@@ -74,17 +74,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             # 'create NAME --force numpy': argparse stops collecting PKG... at the first option
             getattr(args, intermixed).extend(extra)
         elif extra:
-            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+            command = " ".join(filter(None, ["kernelctl", args.command, getattr(args, "wheelhouse_command", None)]))
+            raise UsageError(f"unrecognized arguments: {' '.join(extra)}", f"Run '{command} --help' for usage.")
         if not getattr(args, "run", None):
             parser.print_help(sys.stderr)
             return 2
         return int(args.run(args) or 0)
     except KernelctlError as err:
-        print(f"error: {err.message}" if not err.message.startswith("kernelctl:") else err.message,
-              file=sys.stderr)
+        print(f"error: {err.message}", file=sys.stderr)
         if err.hint:
             print(err.hint, file=sys.stderr)
         return err.exit_code
+    except OSError as err:  # a file or program that vanished or is not ours, mid-command
+        print(f"error: {err}", file=sys.stderr)
+        print("Run 'kernelctl doctor' to see what is broken and how to fix it.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("kernelctl: interrupted; nothing half-done was left in the launcher.", file=sys.stderr)
         return 130

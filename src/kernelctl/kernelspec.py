@@ -52,10 +52,11 @@ class InstalledSpec:
 
     @property
     def kernelctl(self) -> dict[str, Any] | None:
-        """kernelctl's metadata, or None for a kernel kernelctl did not make."""
-        meta = self.spec.get("metadata") or {}
-        value = meta.get("kernelctl")
-        return value if isinstance(value, dict) else None
+        """kernelctl's metadata, or None for a kernel kernelctl did not make (or whose
+        kernel.json is too damaged to say where its env is)."""
+        meta = self.spec.get("metadata") if isinstance(self.spec, dict) else None
+        value = meta.get("kernelctl") if isinstance(meta, dict) else None
+        return value if isinstance(value, dict) and isinstance(value.get("prefix"), str) else None
 
 
 def find_spec(name: str) -> InstalledSpec | None:
@@ -64,11 +65,8 @@ def find_spec(name: str) -> InstalledSpec | None:
         resource_dir = spec_manager().find_kernel_specs()[name]
     except KeyError:
         return None
-    try:
-        spec = json.loads((Path(resource_dir) / "kernel.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        spec = {}
-    return InstalledSpec(name, Path(resource_dir), spec)
+    found = read_spec(Path(resource_dir).parent, Path(resource_dir).name)  # Jupyter lowercases names
+    return InstalledSpec(name, Path(resource_dir), found.spec if found else {})
 
 
 def read_spec(kernels_dir: Path, name: str) -> InstalledSpec | None:
@@ -80,7 +78,7 @@ def read_spec(kernels_dir: Path, name: str) -> InstalledSpec | None:
         return None
     except (OSError, ValueError):
         spec = {}
-    return InstalledSpec(name, resource_dir, spec)
+    return InstalledSpec(name, resource_dir, spec if isinstance(spec, dict) else {})
 
 
 def kernelctl_metadata(name: str, prefix: Path, location: Location) -> dict[str, Any]:

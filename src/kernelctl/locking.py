@@ -19,8 +19,13 @@ def name_lock(name: str, location: Location) -> Iterator[None]:
     exits, even on SIGKILL, so a crashed ``create`` never leaves a stale lock behind.
     """
     directory = location.locks_dir
-    directory.mkdir(parents=True, exist_ok=True)
-    fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except PermissionError:
+        raise KernelctlError(f"you may not change kernel {name!r}: {directory} is not writable for you",
+                             "A shared kernel is changed by its owner; ask them, or make your own copy "
+                             f"with 'kernelctl create NAME -r <(kernelctl export {name})'.") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

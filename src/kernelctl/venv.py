@@ -51,7 +51,7 @@ def find_interpreter(spec: str | None) -> Interpreter:
         out = subprocess.run([candidate, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60)
         executable, version = json.loads(out.stdout)
     except (OSError, ValueError, subprocess.TimeoutExpired):
-        raise KernelctlError(f"{candidate} did not run as a Python interpreter",
+        raise UsageError(f"{candidate} did not run as a Python interpreter",
                              "Pass --python with a working Python 3 interpreter.") from None
     if tuple(int(p) for p in version.split(".")[:2]) < (3, 8):
         raise UsageError(f"{candidate} is Python {version}; kernels need Python 3.8 or newer",

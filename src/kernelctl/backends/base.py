@@ -61,8 +61,8 @@ def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def run_installer(argv: list[str], request: InstallRequest, env: dict[str, str]) -> None:
     """Run an installer command; turn its failure into a one-line, actionable error."""
-    if request.verbose:
-        proc = subprocess.run(argv, env=env, stderr=subprocess.PIPE, text=True)
+    if request.verbose:  # shown on stderr, so that stdout stays clean for --json
+        proc = subprocess.run(argv, env=env, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
         sys.stderr.write(proc.stderr)
     else:
         proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -152,7 +152,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  kernelctl create jl --language julia --module ijulia-kernel",
     )
     parser.add_argument("name", metavar="NAME", help="kernel name (lowercase letters, digits, . _ -)")
-    parser.add_argument("packages", metavar="PKG", nargs="*", help="requirements to install, as for pip")
+    parser.add_argument("packages", metavar="PKG", nargs="*", default=[], help="requirements to install, as for pip")
     parser.add_argument("-r", "--requirement", metavar="FILE", action="append", default=[],
                         help="install from a requirements file (repeatable)")
     add_wheelhouse_option(parser)

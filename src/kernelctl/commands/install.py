@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  kernelctl install myenv matplotlib\n  kernelctl install myenv -r extra-requirements.txt",
     )
     parser.add_argument("name", metavar="NAME")
-    parser.add_argument("packages", metavar="PKG", nargs="*")
+    parser.add_argument("packages", metavar="PKG", nargs="*", default=[])
     parser.add_argument("-r", "--requirement", metavar="FILE", action="append", default=[])
     parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
     add_json_flag(parser)

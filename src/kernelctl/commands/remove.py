@@ -47,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"removing {args.name!r} needs confirmation", "Pass --yes to remove it without a question.")
-        answer = input(f"Remove kernel {args.name!r} and its env? [y/N] ").strip().lower()
+        try:
+            answer = input(f"Remove kernel {args.name!r} and its env? [y/N] ").strip().lower()
+        except EOFError:
+            answer = ""
         if answer not in ("y", "yes"):
             print("Nothing removed.")
             return 1

@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  kernelctl wheelhouse fetch -r requirements.txt --dest ~/wheelhouse --python 3.11 --python 3.12\n"
         "  kernelctl wheelhouse fetch torch --dest ~/wheelhouse --python 3.11 --platform manylinux2014_x86_64",
     )
-    parser.add_argument("requirements", metavar="REQ", nargs="*")
+    parser.add_argument("requirements", metavar="REQ", nargs="*", default=[])
     parser.add_argument("-r", "--requirement", metavar="FILE", action="append", default=[])
     parser.add_argument("--dest", "-d", metavar="DIR", required=True, help="the wheelhouse directory to fill")
     parser.add_argument("--python", metavar="X.Y", action="append", default=[],
