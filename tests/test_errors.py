@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -130,3 +129,12 @@ def test_remove_off_a_terminal_asks_for_yes_and_removes_nothing(wheels: list[str
     proc = subprocess.run([*CLI, "remove", "keepme"], stdin=subprocess.DEVNULL, capture_output=True, text=True)
     assert proc.returncode == 2 and "--yes" in proc.stderr  # not a terminal: it asks for --yes
     assert kernelctl_json("show", "keepme")["name"] == "keepme"
+
+
+def test_requirements_that_name_urls_are_refused_before_anything_runs(wheels: list[str], tmp_path: Path) -> None:
+    proc = kernelctl("create", "x", "foo @ https://example.org/foo-1.0-py3-none-any.whl", *wheels, check=False)
+    assert_user_error(proc, 2, "names a URL", "wheelhouse fetch")
+    req = tmp_path / "req.txt"
+    req.write_text("# mirrors: https://example.org\nnumpy  # see https://numpy.org\n--find-links https://example.org/wh\n")
+    assert_user_error(kernelctl("create", "x", "-r", str(req), *wheels, check=False), 2, f"{req}:3 names a URL")
+    nothing_left("x")

@@ -24,8 +24,8 @@ def fetch(requirements: Sequence[str], *, dest: str | os.PathLike[str],
     """
     if not requirements and not requirement_files:
         raise UsageError("nothing to fetch", "Name requirements or pass -r FILE.")
-    check_requirements(requirements)
-    read_requirement_files(requirement_files)  # fail early on a missing file
+    check_requirements(requirements, offline=False)
+    read_requirement_files(requirement_files, offline=False)  # fail early on a missing file
     if importlib.util.find_spec("pip") is None:
         raise KernelctlError("pip is not installed next to kernelctl", "Install pip into kernelctl's environment.")
     target = Path(dest).expanduser()
