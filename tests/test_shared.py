@@ -95,3 +95,18 @@ def test_group_needs_a_shared_kernel_and_a_real_group(real_wheelhouse: Path, sha
                                 "--wheelhouse", str(real_wheelhouse), check=False), 2, "no-such-group-x")
     assert_user_error(kernelctl("create", "g", "--prefix", str(shared_prefix), "--system",
                                 check=False), 2, "not allowed with")
+
+
+def test_a_restrictive_umask_still_shares_the_kernel(real_wheelhouse: Path, shared_prefix: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Admins often run with umask 077; the directories kernelctl makes must still let users in."""
+    umask_077 = ["sh", "-c", 'umask 077 && exec "$@"', "sh"]
+    kernelctl("create", "strict", "--prefix", str(shared_prefix), "--wheelhouse", str(real_wheelhouse),
+              "-q", "--no-verify", prefix=umask_077)
+    monkeypatch.setenv("JUPYTER_PATH", str(shared_prefix / "share" / "jupyter"))
+    prefix = Path(kernelctl_json("show", "strict")["prefix"])
+    for directory in (shared_prefix, shared_prefix / "share" / "jupyter" / "kernels" / "strict",
+                      shared_prefix / "share" / "kernelctl" / "envs" / ".store", prefix, prefix / "lib"):
+        mode = directory.stat().st_mode
+        assert mode & stat.S_IROTH and mode & stat.S_IXOTH, directory
+    assert writable_by_others(shared_prefix) == []

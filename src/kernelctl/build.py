@@ -10,7 +10,9 @@ behind is recognisable and cleaned up by the next command on that name.
 
 from __future__ import annotations
 
+import grp
 import json
+import os
 import secrets
 import tempfile
 import time
@@ -21,8 +23,8 @@ from pathlib import Path
 from kernelctl import julia, kernelspec, netguard_config
 from kernelctl.backends import InstallRequest, get_backend
 from kernelctl.backends.base import disk_full_error, is_disk_full
-from kernelctl.errors import KernelctlError
-from kernelctl.fsutil import point_symlink, remove_tree, share_tree
+from kernelctl.errors import KernelctlError, UsageError
+from kernelctl.fsutil import point_symlink, remove_tree, share_paths, share_tree
 from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME, LAUNCHER_SOURCE
 from kernelctl.manifest import Manifest, Options, default_display_name
 from kernelctl.modules import ModuleSystem, detect, launch_settings
@@ -198,7 +200,30 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
           verbose: bool = False) -> Manifest:
     """Build the kernel described by ``plan`` and put it in service (call under the name lock).
 
-    On any failure, including Ctrl-C, everything this build made is removed and the kernel in
+    A shared kernel is built under a umask that lets its readers in, whatever the caller's.
+    """
+    if not plan.location.shared:
+        return _build(plan, verify, progress, verbose)
+    group_id(plan.options.group)  # a recorded group that has since gone stops us before any work
+    saved = os.umask(0o027 if plan.options.group else 0o022)
+    try:
+        return _build(plan, verify, progress, verbose)
+    finally:
+        os.umask(saved)
+
+
+def group_id(group: str | None) -> int:
+    """The id of ``group`` (-1 for none), or an error saying it does not exist."""
+    if group is None:
+        return -1
+    try:
+        return grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise UsageError(f"no such group {group!r}", "Use a group listed by 'id' or 'getent group'.") from None
+
+
+def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bool) -> Manifest:
+    """The build itself. On any failure, including Ctrl-C, everything this build made is removed and the kernel in
     service before (if any) is untouched.
     """
     progress = progress or Progress(4, enabled=False)
@@ -233,8 +258,10 @@ def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = N
 
                 verify_prefix(staged, prefix)
         if plan.location.shared:
-            share_tree(prefix, plan.options.group)
-            share_tree(staged, plan.options.group)
+            gid = group_id(plan.options.group)
+            share_paths(plan.location.shared_dirs(), gid)
+            share_tree(prefix, gid)
+            share_tree(staged, gid)
         previous = in_service(plan.name, plan.location)
         kernelspec.commit(staged, kernels_dir)  # the commit point: the launcher shows it now
         staged = None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import grp
 import json
 import os
 import shutil
+import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,28 +51,29 @@ def remove_tree(path: Path) -> None:
         shutil.rmtree(path)
 
 
-def share_tree(root: Path, group: str | None = None) -> None:
-    """Let others use ``root`` but not change it.
+def share_paths(paths: Iterable[Path], gid: int = -1) -> None:
+    """Let others use ``paths`` but not change them (each path alone, not what it holds).
 
-    Everyone (only ``group``, when given) may read, and execute what the owner may execute
-    and every directory; only the owner may write. Symlinks are skipped, not followed.
+    Everyone (only group ``gid``, when given) may read, and execute what the owner may
+    execute and every directory; only the owner may write. Symlinks and paths someone else
+    owns (``/project``, ``/usr/local``) are left as they are.
     """
-    gid = grp.getgrnam(group).gr_gid if group is not None else -1
-    readable, runnable = (0o040, 0o050) if group is not None else (0o044, 0o055)
-
-    def fix(path: Path) -> None:
-        if path.is_symlink():
-            return
-        mode = path.stat().st_mode
-        executable = path.is_dir() or mode & 0o100
+    readable, runnable = (0o040, 0o050) if gid != -1 else (0o044, 0o055)
+    for path in paths:
+        info = path.lstat()
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid():
+            continue
+        executable = stat.S_ISDIR(info.st_mode) or info.st_mode & 0o100
         if gid != -1:
             os.chown(path, -1, gid)
-        os.chmod(path, (mode & 0o700) | (runnable if executable else readable))
+        os.chmod(path, (info.st_mode & 0o700) | (runnable if executable else readable))
 
-    fix(root)
+
+def share_tree(root: Path, gid: int = -1) -> None:
+    """:func:`share_paths` for ``root`` and everything below it."""
+    share_paths([root], gid)
     for dirpath, dirnames, filenames in os.walk(root):
-        for entry in dirnames + filenames:
-            fix(Path(dirpath) / entry)
+        share_paths((Path(dirpath) / entry for entry in dirnames + filenames), gid)
 
 
 def is_within(path: Path, parent: Path) -> bool:

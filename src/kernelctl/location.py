@@ -23,6 +23,22 @@ class Location:
     shared: bool = False
 
     @property
+    def root(self) -> Path | None:
+        """The prefix a shared kernel lives under (``home`` is ``ROOT/share/kernelctl``)."""
+        return self.home.parent.parent if self.shared else None
+
+    def shared_dirs(self) -> list[Path]:
+        """Every directory from :attr:`root` down to the spec, env and lock directories."""
+        if self.root is None:
+            return []
+        found: list[Path] = []
+        for leaf in (self.kernels_dir, self.store_dir, self.locks_dir):
+            for directory in [*reversed(leaf.relative_to(self.root).parents), Path(leaf.relative_to(self.root))]:
+                if self.root / directory not in found:
+                    found.append(self.root / directory)
+        return found
+
+    @property
     def envs_dir(self) -> Path:
         """Where each env is reachable by name: ``envs/NAME``, a link to its generation."""
         return self.home / "envs"

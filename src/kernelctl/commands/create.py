@@ -4,14 +4,13 @@ or a Julia kernel; either can load modules (Lmod, Environment Modules) when it s
 from __future__ import annotations
 
 import argparse
-import grp
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from kernelctl import julia, kernelspec, modules, netguard_config
-from kernelctl.build import BuildPlan, build, clean_leftovers, linked_generation
+from kernelctl.build import BuildPlan, build, clean_leftovers, group_id, linked_generation
 from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.location import Location, prefix_location, sys_prefix_location, system_location, user_location
@@ -123,10 +122,10 @@ def check_env_slot(name: str, location: Location, replacing: bool) -> None:
 def check_group(group: str, location: Location) -> None:
     if not location.shared:
         raise UsageError("--group is for shared kernels", "Add --prefix DIR, --sys-prefix or --system.")
-    try:
-        grp.getgrnam(group)
-    except KeyError:
-        raise UsageError(f"no such group {group!r}", "Use a group listed by 'id' or 'getent group'.") from None
+    gid = group_id(group)
+    if os.geteuid() != 0 and gid not in os.getgroups() and gid != os.getegid():
+        raise UsageError(f"you are not a member of group {group!r}, so you cannot give it a kernel",
+                         "Use one of the groups 'id' lists for you.")
 
 
 def location_from_args(args: argparse.Namespace) -> Location:
