@@ -93,3 +93,23 @@ def test_foreign_kernels_are_checked_too(tmp_path: Path) -> None:
     [problem] = problems_of(report, "oldcourse")
     assert problem["check"] == "interpreter" and problem["fix"] == "jupyter kernelspec remove oldcourse"
     assert next(k for k in report["kernels"] if k["name"] == "oldcourse")["kernelctl"] is False
+
+
+def test_a_kernelspec_jupyter_cannot_load_is_reported(real_wheelhouse: Path) -> None:
+    kernelctl("create", "garbled", "--wheelhouse", str(real_wheelhouse), "--no-verify", "-q")
+    (Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "garbled" / "kernel.json").write_text("{not json")
+    code, report = doctor_json()
+    assert code == 1
+    [problem] = problems_of(report, "garbled")
+    assert problem["check"] == "kernelspec" and "cannot be read" in problem["problem"]
+    assert doctor_json("garbled")[0] == 1
+
+
+def test_a_manifest_from_a_newer_kernelctl_still_reads(real_wheelhouse: Path) -> None:
+    kernelctl("create", "newer", "--wheelhouse", str(real_wheelhouse), "--no-verify", "-q")
+    path = Path(kernelctl_json("show", "newer")["prefix"]) / "kernelctl.json"
+    data = json.loads(path.read_text())
+    data["future_field"] = 1
+    data["options"]["future_option"] = True
+    path.write_text(json.dumps(data))
+    assert kernelctl_json("show", "newer")["name"] == "newer" and doctor_json("newer")[0] == 0

@@ -226,7 +226,9 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
     """The build itself. On any failure, including Ctrl-C, everything this build made is removed and the kernel in
     service before (if any) is untouched.
     """
-    progress = progress or Progress(4, enabled=False)
+    progress = progress or Progress(enabled=False)
+    # A Julia kernel has no env to create and install into: one step, plus verification.
+    progress.total = (1 if plan.options.language == julia.LANGUAGE else 3) + int(verify)
     prefix = _new_generation(plan.name, plan.location)
     staged: Path | None = None
     kernels_dir = plan.location.kernels_dir

@@ -95,6 +95,14 @@ def all_specs() -> list[InstalledSpec]:
     return found
 
 
+def unreadable_specs() -> dict[str, Path]:
+    """Kernelspecs Jupyter finds but cannot load (a kernel.json that is not valid JSON, ...),
+    which it leaves out of its listings without a word."""
+    manager = spec_manager()
+    loaded = manager.get_all_specs()
+    return {name: Path(path) for name, path in manager.find_kernel_specs().items() if name not in loaded}
+
+
 def logo_files(language: str = "python", logo: Path | None = None) -> dict[str, Path]:
     """The logo files of a spec, as file name -> source path.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -73,9 +73,10 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        data = dict(data)
-        data["options"] = Options(**data.get("options", {}))
-        return cls(**data)
+        """The manifest in ``data``; keys this version does not know (a newer kernelctl's) are ignored."""
+        known = {f.name for f in fields(cls)}
+        options = {k: v for k, v in data.get("options", {}).items() if k in {f.name for f in fields(Options)}}
+        return cls(**{**{k: v for k, v in data.items() if k in known}, "options": Options(**options)})
 
     def save(self) -> None:
         self.updated = now()
@@ -91,8 +92,8 @@ def load_manifest(prefix: Path) -> Manifest:
             f"{prefix} has no kernelctl manifest ({MANIFEST_NAME})",
             "The env was not made by kernelctl or is damaged; recreate it with 'kernelctl create --force'.",
         ) from None
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, AttributeError) as err:
         raise KernelctlError(
             f"the manifest {path} is damaged ({err})",
-            "Recreate the kernel with 'kernelctl create NAME --force -r <(kernelctl export NAME)'.",
+            "Recreate the kernel with 'kernelctl create NAME --force PKG...'.",
         ) from None

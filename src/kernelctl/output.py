@@ -28,8 +28,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 class Progress:
     """Numbered step messages on stderr, so stdout stays clean for results and JSON."""
 
-    def __init__(self, total: int, enabled: bool = True, stream: TextIO | None = None) -> None:
-        self.total = total
+    def __init__(self, total: int = 0, enabled: bool = True, stream: TextIO | None = None) -> None:
+        self.total = total  # the command that runs the steps may set it once it knows them
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self._index = 0

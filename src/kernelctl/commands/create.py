@@ -197,9 +197,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    is_julia = args.language == julia.LANGUAGE
-    # A Julia kernel has no env to create and install into: one step, plus verification.
-    progress = Progress((1 if is_julia else 3) + int(args.verify), enabled=not args.quiet)
+    progress = Progress(enabled=not args.quiet)
     manifest = create(
         args.name, args.packages, requirement_files=args.requirement, wheelhouses=args.wheelhouse,
         python=args.python, display_name=args.display_name, system_site_packages=args.system_site_packages,

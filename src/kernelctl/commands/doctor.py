@@ -132,9 +132,13 @@ def doctor(name: str | None = None) -> list[dict[str, Any]]:
     if name is not None:
         validate_name(name)
         specs = [s for s in specs if s.name == name]
-        if not specs:
+        if not specs and name not in kernelspec.unreadable_specs():
             raise KernelctlError(f"no kernel named {name!r}", "Run 'kernelctl list' or 'jupyter kernelspec list'.")
-    report = []
+    report = [{"name": broken, "display_name": None, "kernelctl": None, "resource_dir": str(path), "ok": False,
+               "problems": [asdict(Problem("kernelspec", f"{path / 'kernel.json'} cannot be read (not valid JSON?)",
+                                           f"jupyter kernelspec remove {broken}, or recreate it with kernelctl "
+                                           f"create {broken} --force"))]}
+              for broken, path in sorted(kernelspec.unreadable_specs().items()) if name in (None, broken)]
     for spec in specs:
         made_here = spec.kernelctl is not None
         problems = check_kernelctl(spec) if made_here else check_foreign(spec)

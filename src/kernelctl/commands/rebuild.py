@@ -65,11 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    progress = Progress(4 if args.verify else 3, enabled=not args.quiet)
+    progress = Progress(enabled=not args.quiet)
     manifest = rebuild(args.name, python=args.python, wheelhouses=args.wheelhouse, verify=args.verify,
                        progress=progress, verbose=args.verbose)
     if args.json:
         print_json(manifest.to_dict())
     elif not args.quiet:
-        print(f"Kernel {args.name!r} rebuilt on Python {manifest.python_version}; restart its notebooks' kernels.")
+        on = f" on Python {manifest.python_version}" if manifest.python_version else ""
+        print(f"Kernel {args.name!r} rebuilt{on}; restart its notebooks' kernels.")
     return 0

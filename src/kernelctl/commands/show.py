@@ -45,13 +45,14 @@ def run(args: argparse.Namespace) -> int:
         print_json(info)
         return 0
     options = info["options"]
-    julia = (info["kernel_json"].get("metadata", {}).get("kernelctl") or {}).get("julia")
+    is_julia = options["language"] == "julia"
     lines = [
         f"name:          {info['name']}",
         f"display name:  {info['kernel_json'].get('display_name')}",
         f"language:      {options['language']}",
-        f"julia:         project {julia['project']}, depot {julia['depot'] or '(as the modules set it)'}"
-        if julia else f"python:        {info['python_version']} ({info['python_executable']})",
+        f"julia:         project {options['julia_project'] or '@.'}, depot "
+        f"{options['julia_depot'] or '(as the modules set it)'}"
+        if is_julia else f"python:        {info['python_version']} ({info['python_executable']})",
         f"env:           {info['prefix']}",
         f"kernelspec:    {info['kernelspec']}",
         f"wheelhouses:   {', '.join(info['wheelhouses']) or '-'}",
