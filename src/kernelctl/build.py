@@ -11,7 +11,6 @@ behind is recognisable and cleaned up by the next command on that name.
 from __future__ import annotations
 
 import grp
-import json
 import os
 import secrets
 import tempfile
@@ -161,7 +160,7 @@ def _new_generation(name: str, location: Location) -> Path:
 
 
 def _install(plan: BuildPlan, prefix: Path, requirements: Sequence[str], verbose: bool) -> None:
-    backend = get_backend(None if plan.options.backend == "auto" else plan.options.backend)
+    backend = get_backend(plan.options.backend)
     with tempfile.TemporaryDirectory(prefix="kernelctl-req-") as tmp:
         files = []
         for index, item in enumerate(plan.requirement_files):
@@ -250,7 +249,7 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
         with progress.step("Writing the kernelspec"):
             staged = kernelspec.stage(kernels_dir, plan.name, spec, {
                 LAUNCHER_NAME: LAUNCHER_SOURCE,
-                CONFIG_NAME: json_text(config),
+                CONFIG_NAME: kernelspec.spec_json(config),
             }, language=plan.options.language, logo=_recorded_logo(plan.options))
         if verify and plan.options.language == julia.LANGUAGE:
             julia.verify(staged, progress)
@@ -288,6 +287,3 @@ def _discard(prefix: Path, staged: Path | None) -> None:
         kernelspec.discard_staging(staged)
     remove_tree(prefix)
 
-
-def json_text(data: dict) -> str:
-    return json.dumps(data, indent=1) + "\n"

@@ -69,6 +69,11 @@ def find_spec(name: str) -> InstalledSpec | None:
     return InstalledSpec(name, Path(resource_dir), found.spec if found else {})
 
 
+def spec_json(data: dict[str, Any]) -> str:
+    """How kernelctl writes kernel.json and the launch config: readable, one key a line."""
+    return json.dumps(data, indent=1) + "\n"
+
+
 def read_spec(kernels_dir: Path, name: str) -> InstalledSpec | None:
     """The spec ``name`` in ``kernels_dir`` itself, whether or not Jupyter's path includes it."""
     resource_dir = kernels_dir / name
@@ -144,7 +149,7 @@ def stage(kernels_dir: Path, name: str, kernel_json: dict[str, Any], files: dict
             shutil.copyfile(content, spec_dir / filename)
         else:
             (spec_dir / filename).write_text(content, encoding="utf-8")
-    (spec_dir / "kernel.json").write_text(json.dumps(kernel_json, indent=1) + "\n", encoding="utf-8")
+    (spec_dir / "kernel.json").write_text(spec_json(kernel_json), encoding="utf-8")
     return spec_dir
 
 
@@ -185,7 +190,7 @@ def clean_stale_staging(kernels_dir: Path, name: str) -> None:
 
 
 def update_kernel_json(resource_dir: Path, spec: dict[str, Any]) -> None:
-    write_atomic(resource_dir / "kernel.json", json.dumps(spec, indent=1) + "\n")
+    write_atomic(resource_dir / "kernel.json", spec_json(spec))
 
 
 def remove(name: str) -> None:

@@ -22,9 +22,10 @@ __all__ = ["Backend", "InstallRequest", "get_backend", "BACKENDS"]
 def get_backend(name: str | None = None) -> Backend:
     """The installer called ``name`` (``auto``: uv when available, else pip).
 
-    ``KERNELCTL_BACKEND`` gives the default.
+    ``KERNELCTL_BACKEND`` says what ``auto`` (or no name) means.
     """
-    name = name or os.environ.get("KERNELCTL_BACKEND") or "auto"
+    if name in (None, "auto"):
+        name = os.environ.get("KERNELCTL_BACKEND") or "auto"
     if name not in BACKENDS:
         raise UsageError(f"unknown installer backend {name!r}", f"Choose one of: {', '.join(BACKENDS)}.")
     uv = find_uv()

@@ -27,7 +27,7 @@ def install(name: str, packages: Sequence[str] = (), *,
     with locked(name):
         kernel = find_python_kernel(name, "install into")
         manifest = kernel.manifest
-        get_backend(None if manifest.options.backend == "auto" else manifest.options.backend).install(
+        get_backend(manifest.options.backend).install(
             InstallRequest(python_of(kernel.prefix), requirements, [Path(d) for d in manifest.wheelhouses],
                            [Path(f.path) for f in files], verbose))
         manifest.requirements += [r for r in requirements if r not in manifest.requirements]

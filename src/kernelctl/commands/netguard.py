@@ -36,7 +36,7 @@ def set_netguard(name: str, mode: str | None = None, allow: Sequence[str] | None
             netguard_config.apply(spec, config, manifest.options, manifest.wheelhouses)
             spec["argv"] = python_argv(kernel.prefix, config)
             netguard_config.install_runtime(site_packages(kernel.prefix, manifest.python_minor))
-            write_atomic(config_path, json.dumps(config, indent=1) + "\n")
+            write_atomic(config_path, kernelspec.spec_json(config))
             kernelspec.update_kernel_json(kernel.spec.resource_dir, spec)
             manifest.save()
     return {"name": name, "mode": manifest.options.netguard, "allow": manifest.options.netguard_allow}
