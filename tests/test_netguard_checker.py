@@ -771,3 +771,18 @@ def test_partial_parse_findings_show_once_ipython_has_parsed_the_cell(capsys: py
     finally:
         netguard.unregister()
     assert partial == [True, True] and "ast_parse" not in shell.compile.__dict__
+
+
+def test_huge_cells_check_in_linear_time() -> None:
+    """An 8,000-line cell of bindings is parsed whole instead of searched name by name."""
+    import time
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    cell = "import requests\n" + "".join(f"a{i} = requests.get\n" for i in range(8000))
+    transformed = TransformerManager().transform_cell(cell)
+    started = time.perf_counter()
+    findings, final = Checker().check_cell(cell, transformed, None)
+    assert time.perf_counter() - started < 1.0
+    assert final and findings == []
+    assert checker_module._partial_code(cell, {"requests", "get"}, []) is None

@@ -327,6 +327,10 @@ class _Segments:
         return self.in_code(at)
 
 
+# Above this, the name search below (quadratic in the worst case) costs more than a whole parse.
+_PARTIAL_MAX_LINES = 1000
+
+
 def _partial_code(code: str, parts: set[str], expansions: list[tuple[str, str]]) -> str | None:
     """``code`` with only the top-level statements that can matter for a finding kept, the
     others blanked (line numbers stay); None if that cannot be worked out from the text.
@@ -337,7 +341,8 @@ def _partial_code(code: str, parts: set[str], expansions: list[tuple[str, str]])
     call kept resolves as in the whole cell, and each call that can match is kept — provided
     the whole cell parses, which the caller must make sure of.
     """
-    if not code.isascii() or any(text in code for text in _PARTIAL_REFUSED) or _STAR_IMPORT_RE.search(code):
+    if (code.count("\n") > _PARTIAL_MAX_LINES or not code.isascii() or any(text in code for text in _PARTIAL_REFUSED)
+            or _STAR_IMPORT_RE.search(code)):
         return None
     triggers = trigger_words(parts)
     if triggers is None:
