@@ -49,7 +49,7 @@ class Netguard:
 
     # -- lifecycle
     def register(self) -> None:
-        guard.install(self.mode, self.checker.ctx.policy, _print_line)
+        guard.install(self.mode, self.checker.ctx.policy)
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         for name in ("system", "getoutput"):
@@ -206,7 +206,7 @@ def format_finding(finding: Finding) -> str:
 
 
 def _print_line(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    guard.GUARD.say(line)  # never raises
 
 
 _active: Netguard | None = None

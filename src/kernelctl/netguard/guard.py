@@ -102,15 +102,23 @@ class Guard:
             self._seen.add(host)
             self._named_host = self._named_host or is_name
             verb = "blocked" if self.mode == "block" else "connecting to"
-            self.emit(f"{PREFIX} {verb} {host}: compute nodes have no internet — {advice_for_host(host)}")
+            self.say(f"{PREFIX} {verb} {host}: compute nodes have no internet — {advice_for_host(host)}")
         if self.mode == "block" and event in _BLOCKING:
             raise NetworkBlockedError(host)
+
+    def say(self, line: str) -> None:
+        """Write one line through :attr:`emit`. Every netguard write goes through here and never
+        raises: a closed or replaced ``sys.stderr`` must not break a cell or change its error."""
+        try:
+            self.emit(line)
+        except Exception:
+            pass
 
     def fail(self, error: BaseException) -> None:
         """Print one diagnostic for the first internal error, then stay silent."""
         if not self._failed:
             self._failed = True
-            self.emit(f"{PREFIX} internal error ignored ({type(error).__name__}: {error})")
+            self.say(f"{PREFIX} internal error ignored ({type(error).__name__}: {error})")
 
 
 GUARD = Guard()

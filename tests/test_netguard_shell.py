@@ -1,0 +1,54 @@
+"""netguard in a real in-process IPython shell, each test in a fresh Python process (the audit
+hook cannot be removed, so it must not be added to pytest's own process).
+
+Block mode refuses ``example.invalid`` before any lookup is attempted; anything that would
+resolve or connect runs under ``offline_command``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from conftest import offline_command
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+PRELUDE = f"""\
+import sys
+sys.path.insert(0, {str(SRC)!r})
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+import kernelctl.netguard
+from kernelctl.netguard import extension, guard
+kernelctl.netguard.load_ipython_extension(ip)
+"""
+# A cell whose warning comes from a partial parse (held until IPython's parse), and which runs.
+HELD_CELL = ("import urllib.request\\nx = 1\\ny = 2\\nif False:\\n"
+             "    urllib.request.urlopen('https://example.com/data.csv')\\nprint('CELL RAN')\\n")
+
+
+def run_shell(script: str, mode: str = "block", offline: bool = False) -> tuple[str, str]:
+    """Run ``script`` after loading netguard into an InteractiveShell; its stdout and stderr."""
+    argv = [sys.executable, "-c", PRELUDE + textwrap.dedent(script)]
+    env = {**os.environ, "KERNELCTL_NETGUARD": mode, "KERNELCTL_NETGUARD_ALLOW": ""}
+    done = subprocess.run(offline_command(argv) if offline else argv, capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout, done.stderr
+
+
+def test_a_failing_stderr_never_breaks_a_cell_or_changes_its_error() -> None:
+    out, _ = run_shell(f"""
+        ip.run_cell("import socket\\nfn = lambda *a: socket.getaddrinfo(*a)\\nh = 'example' + '.invalid'")
+        ip.run_cell("import sys, io\\ns = io.StringIO()\\ns.close()\\nsys.stderr = s")
+        r = ip.run_cell("try:\\n    fn(h, 80)\\nexcept Exception as e:\\n    print('USER SAW', type(e).__name__)")
+        r2 = ip.run_cell("{HELD_CELL}")
+        r3 = ip.run_cell("!wget -q http://example.invalid/x")
+        sys.stderr = sys.__stderr__
+        print('results', r.success, r2.success, repr(r2.error_before_exec), type(r3.error_in_exec).__name__)
+    """)
+    assert "USER SAW NetworkBlockedError" in out and "CELL RAN" in out
+    assert "results True True None NetworkBlockedError" in out
