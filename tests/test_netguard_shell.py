@@ -52,3 +52,21 @@ def test_a_failing_stderr_never_breaks_a_cell_or_changes_its_error() -> None:
     """)
     assert "USER SAW NetworkBlockedError" in out and "CELL RAN" in out
     assert "results True True None NetworkBlockedError" in out
+
+
+def test_shell_command_expressions_run_once() -> None:
+    """``!cmd {f()}`` evaluates f once, as without netguard; plain variables are still expanded
+    for the check (block mode refuses ``!wget $url`` and ``!wget {url}``)."""
+    out, _ = run_shell("""
+        ip.run_cell("calls = []\\ndef f():\\n    calls.append(1)\\n    return 'hi'")
+        ip.run_cell("!echo {f()}")
+        print('after !echo', len(ip.user_ns['calls']))
+        ip.run_cell("out = !echo {f()}")
+        print('after out = !echo', len(ip.user_ns['calls']), ip.user_ns['out'])
+        ip.run_cell("url = 'http://example.invalid/x'\\nlocal = 'http://localhost:1/x'")
+        for cell in ("!wget -q $url", "!wget -q {url}", "out = !wget -q {url}", "!true {local}"):
+            print(repr(cell), type(ip.run_cell(cell).error_in_exec).__name__)
+    """)
+    assert "after !echo 1\n" in out and "after out = !echo 2 ['hi']" in out
+    assert "'!wget -q $url' NetworkBlockedError" in out and "'!wget -q {url}' NetworkBlockedError" in out
+    assert "'out = !wget -q {url}' NetworkBlockedError" in out and "'!true {local}' NoneType" in out

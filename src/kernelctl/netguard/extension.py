@@ -5,7 +5,8 @@ IPython version provides it) and prints one stderr line per finding. It works on
 outermost cell: ``%%capture`` runs its body through a nested ``run_cell``, whose events fire
 again and whose stderr is captured, so a stack of running cells is kept and popped by
 ``post_run_cell``. ``shell.system``/``shell.getoutput`` are wrapped so that ``!cmd``, ``%pip``,
-``%conda`` and ``%sx`` are checked again after ``$var``/``{expr}`` expansion.
+``%conda`` and ``%sx`` are checked again with their plain ``$name``/``{name}`` fields expanded
+(nothing is evaluated: IPython evaluates ``{expr}`` itself, and user code must run once).
 
 A cell whose check parsed only the statements that can matter (see
 :meth:`.checker.Checker.check_cell`) has findings that hold only if the whole cell parses.
@@ -20,6 +21,7 @@ internal error prints one diagnostic line.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import types
 from typing import Any
@@ -175,19 +177,21 @@ class Netguard:
         self._wrapped[name] = self.shell.__dict__.get(name)
 
         def wrapper(cmd: str, *args: Any, **kwargs: Any) -> Any:
-            self._check_command(cmd)
+            self._check_command(cmd, sys._getframe(1))
             return original(cmd, *args, **kwargs)
 
         wrapper.__doc__ = original.__doc__
         setattr(self.shell, name, wrapper)
 
-    def _check_command(self, cmd: str) -> None:
-        """Warn about (or in block mode refuse) an expanded shell command."""
+    def _check_command(self, cmd: str, frame: Any) -> None:
+        """Warn about (or in block mode refuse) a shell command, with its plain ``$name`` and
+        ``{name}`` fields expanded as IPython will (from ``frame``, the caller's, and the user
+        namespace). Other fields (``{f(x)}``, ``$a.b``) stay as written: evaluating them here
+        would run the user's code twice; the rules take an unknown part for a remote one."""
         try:
             if guard.GUARD.mode == "off" or guard.GUARD.quiet:
                 return
-            # depth=2: the frame that called the wrapper, as system() itself expands it
-            expanded = self.shell.var_expand(cmd, depth=2)
+            expanded = _expand_names(cmd, frame.f_locals, self.shell.user_ns)
             hits = check_shell(expanded, self.checker.ctx)
             for _, rule, message in hits:
                 if rule not in self._reported:
@@ -198,6 +202,27 @@ class Netguard:
             return
         if hits and guard.GUARD.mode == "block":
             raise guard.NetworkBlockedError(f"shell command ({hits[0][2]})")
+
+
+# IPython's DollarFormatter fields: $$, {{ and }} are escapes; only plain names are expanded here.
+_FIELD_RE = re.compile(r"\$\$|\{\{|\}\}|\$([A-Za-z_]\w*)(?![\w.])|\{([A-Za-z_]\w*)\}")
+_EXPANDED_TYPES = (str, int, float)
+
+
+def _expand_names(cmd: str, local_ns: Any, user_ns: Any) -> str:
+    """``cmd`` with ``$name``/``{name}`` replaced by the value of string and number variables,
+    and nothing evaluated (no call, attribute, item or ``__str__`` of the user's objects)."""
+    def field(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        if name is None:
+            return match.group()[0]
+        for namespace in (local_ns, user_ns):
+            if name in namespace:
+                value = namespace[name]
+                return str(value) if type(value) in _EXPANDED_TYPES else match.group()
+        return match.group()
+
+    return _FIELD_RE.sub(field, cmd) if "$" in cmd or "{" in cmd or "}" in cmd else cmd
 
 
 def format_finding(finding: Finding) -> str:
