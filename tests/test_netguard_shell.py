@@ -70,3 +70,12 @@ def test_shell_command_expressions_run_once() -> None:
     assert "after !echo 1\n" in out and "after out = !echo 2 ['hi']" in out
     assert "'!wget -q $url' NetworkBlockedError" in out and "'!wget -q {url}' NetworkBlockedError" in out
     assert "'out = !wget -q {url}' NetworkBlockedError" in out and "'!true {local}' NoneType" in out
+
+
+def test_held_warnings_show_after_another_extension_replaces_the_compiler() -> None:
+    out, err = run_shell(f"""
+        ip.run_cell("{HELD_CELL}")
+        ip.compile = ip.compiler_class()  # as another extension may do
+        ip.run_cell("{HELD_CELL}".replace("y = 2", "y = 3"))
+    """, mode="warn")
+    assert out.count("CELL RAN") == 2 and err.count("http-request") == 2

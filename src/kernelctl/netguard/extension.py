@@ -48,6 +48,7 @@ class Netguard:
         # IPython's parser, once wrapped: findings from a partial parse wait for it (see pre_run_cell).
         self._parser: tuple[Any, Any] | None = None
         self._held: list[Finding] = []
+        self._parse_wrapper: Any = None
 
     # -- lifecycle
     def register(self) -> None:
@@ -90,8 +91,9 @@ class Netguard:
             self._reported = set()
             self._held = []
             transformed = getattr(info, "transformed_cell", None)
-            # A cell run with shell_futures=False is parsed by a fresh compiler, not the wrapped one.
-            if self._parser is None or not getattr(info, "shell_futures", True):
+            # A cell run with shell_futures=False is parsed by a fresh compiler, not the wrapped one,
+            # and another extension may have replaced shell.compile (or its ast_parse) since.
+            if not self._parser_wrapped() or not getattr(info, "shell_futures", True):
                 self._show(self.checker.check(raw, Scope(lookup=self._lookup), transformed=transformed))
                 return
             findings, final = self.checker.check_cell(raw, transformed, self._lookup)
@@ -139,6 +141,12 @@ class Netguard:
         return (dotted if dotted.split(".", 1)[0] in WATCHED_TOPS else None), UNKNOWN
 
     # -- IPython's parse of the cell
+    def _parser_wrapped(self) -> bool:
+        """Whether IPython's parser is still the one netguard wrapped (so held findings show)."""
+        compiler = getattr(self.shell, "compile", None)
+        return (self._parser is not None and compiler is self._parser[0]
+                and getattr(compiler, "ast_parse", None) is self._parse_wrapper)
+
     def _wrap_parser(self) -> None:
         """Wrap ``shell.compile.ast_parse``, which IPython calls on the cell after pre_run_cell
         and before running any of it, so that held findings are shown then, and only if the
@@ -161,7 +169,7 @@ class Netguard:
             return tree
 
         ast_parse.__doc__ = original.__doc__
-        compiler.ast_parse = ast_parse
+        compiler.ast_parse = self._parse_wrapper = ast_parse
 
     def _release(self) -> None:
         """Show the findings held for the cell just parsed."""
