@@ -79,3 +79,14 @@ def test_held_warnings_show_after_another_extension_replaces_the_compiler() -> N
         ip.run_cell("{HELD_CELL}".replace("y = 2", "y = 3"))
     """, mode="warn")
     assert out.count("CELL RAN") == 2 and err.count("http-request") == 2
+
+
+def test_runtime_warnings_are_not_captured_by_capture_cells() -> None:
+    out, err = run_shell("""
+        ip.run_cell("import socket\\nfn = lambda *a: socket.getaddrinfo(*a)\\nh = 'example' + '.invalid'")
+        ip.run_cell("%%capture cap\\ntry:\\n    fn(h, 80)\\nexcept OSError as e:\\n    print('USER SAW', type(e).__name__)")
+        ip.run_cell("%%capture cap2\\n!wget -q http://example.invalid/x")
+        print('captured:', repr(ip.user_ns['cap'].stderr + ip.user_ns['cap2'].stderr), ip.user_ns['cap'].stdout.strip())
+    """)
+    assert "captured: '' USER SAW NetworkBlockedError" in out
+    assert err.count("blocked example.invalid") == 1 and err.count("download-tool") == 1

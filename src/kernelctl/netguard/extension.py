@@ -79,6 +79,7 @@ class Netguard:
                 compiler.ast_parse = previous
             self._parser = None
         guard.GUARD.mode = "off"  # the audit hook itself cannot be removed
+        guard.GUARD.stream = None
 
     # -- events
     def pre_run_cell(self, info: Any) -> None:
@@ -86,6 +87,7 @@ class Netguard:
             self._running.append(info)
             if len(self._running) > 1:
                 return  # a %%capture body: checked with its outer cell, and output would be captured
+            guard.GUARD.stream = sys.stderr  # the real one: runtime warnings bypass %%capture
             raw = info.raw_cell or ""
             guard.GUARD.new_cell(quiet=PRAGMA in raw)
             self._reported = set()

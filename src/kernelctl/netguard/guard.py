@@ -58,8 +58,9 @@ def mode_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, str | 
 
 
 def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
-    sys.stderr.flush()
+    stream = GUARD.stream if GUARD.stream is not None else sys.stderr
+    stream.write(line + "\n")
+    stream.flush()
 
 
 class Guard:
@@ -70,6 +71,9 @@ class Guard:
         self.policy = HostPolicy()
         self.quiet = False  # the current cell carries an allow-net pragma
         self.emit: Callable[[str], None] = _stderr
+        # Where the default emit writes (None: sys.stderr at the time). The extension sets the
+        # stderr of the outermost running cell, so %%capture does not swallow warnings.
+        self.stream: object | None = None
         self._seen: set[str] = set()
         self._named_host = False
         self._failed = False
