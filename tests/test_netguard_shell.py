@@ -90,3 +90,15 @@ def test_runtime_warnings_are_not_captured_by_capture_cells() -> None:
     """)
     assert "captured: '' USER SAW NetworkBlockedError" in out
     assert err.count("blocked example.invalid") == 1 and err.count("download-tool") == 1
+
+
+def test_ctrl_c_during_the_check_is_quiet() -> None:
+    out, err = run_shell("""
+        def interrupted(*args, **kwargs):
+            raise KeyboardInterrupt
+        extension._active.checker.check_cell = interrupted
+        r = ip.run_cell("import requests\\nprint('CELL RAN')")
+        print('success', r.success, len(extension._active._running))
+    """, mode="warn")
+    assert "CELL RAN" in out and "success True 0" in out
+    assert "KeyboardInterrupt" not in out + err and "Error in callback" not in out + err

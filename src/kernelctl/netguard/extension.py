@@ -103,6 +103,8 @@ class Netguard:
                 self._show(findings)
             else:  # from a partial parse: shown once IPython has parsed the whole cell
                 self._held = findings
+        except KeyboardInterrupt:
+            pass  # Ctrl-C during the check: the cell runs unchecked, without IPython's callback traceback
         except Exception as error:
             guard.GUARD.fail(error)
 
