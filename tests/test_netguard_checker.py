@@ -786,3 +786,30 @@ def test_huge_cells_check_in_linear_time() -> None:
     assert time.perf_counter() - started < 1.0
     assert final and findings == []
     assert checker_module._partial_code(cell, {"requests", "get"}, []) is None
+
+
+def test_loopback_shorthands_and_the_nodes_own_names_are_local(tmp_path: Path) -> None:
+    """127.1-style addresses, localhost6 names and the node's own names (its hostname, and names
+    /etc/hosts maps to loopback, such as an FQDN on 127.0.1.1) are never blocked."""
+    import socket
+
+    from kernelctl.netguard import guard as guard_module
+
+    policy = HostPolicy()
+    for host in ("127.1", "0x7f.0.1", "127.0.1", "localhost6", "localhost6.localdomain6"):
+        assert policy.allowed(host), host
+    for host in ("8.8", "1.2.3.4 x", "0x8.8.8.8"):
+        assert not policy.allowed(host), host
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n127.0.1.1 Node042.cluster.example.ca node042  # this node\n"
+                     "::1 ip6-localhost\n206.12.1.1 login.cluster.example.ca\n")
+    names = guard_module.own_names(str(hosts))
+    assert {"node042.cluster.example.ca", "node042", socket.gethostname().lower()} <= names
+    assert "login.cluster.example.ca" not in names
+    guard = guard_module.Guard()
+    guard.mode, guard.own_names, lines = "block", names, []
+    guard.emit = lines.append
+    guard.check("socket.getaddrinfo", "node042.cluster.example.ca.")
+    with pytest.raises(guard_module.NetworkBlockedError):
+        guard.check("socket.getaddrinfo", "login.cluster.example.ca")
+    assert len(lines) == 1

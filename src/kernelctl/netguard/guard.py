@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import errno
 import os
+import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
-from .policy import HostPolicy
+from .policy import HostPolicy, is_loopback
 from .rules import advice_for_host
 
 MODE_ENV = "KERNELCTL_NETGUARD"
@@ -78,6 +79,7 @@ class Guard:
         self._named_host = False
         self._failed = False
         self._allowed: dict[str, bool] = {}
+        self.own_names: frozenset[str] = frozenset()  # this node's names that stay on it (see own_names)
 
     def set_policy(self, policy: HostPolicy) -> None:
         """Use ``policy`` from now on (and forget decisions made under the old one)."""
@@ -96,7 +98,8 @@ class Guard:
         if allowed is None:  # cached: the same few hosts come back on every connect
             if len(self._allowed) > 4096:
                 self._allowed.clear()
-            allowed = self._allowed[host] = self.policy.allowed(host)
+            allowed = self._allowed[host] = (self.policy.allowed(host)
+                                             or host.strip().lower().rstrip(".") in self.own_names)
         if allowed:
             return
         host = host.strip("[]").lower()
@@ -179,12 +182,33 @@ def _host_of(event: str, args: tuple) -> str | None:
     return None
 
 
+def own_names(hosts_file: str = "/etc/hosts") -> frozenset[str]:
+    """This node's own names that stay on it: ``socket.gethostname()`` and every name that
+    ``hosts_file`` maps to a loopback address (often the FQDN, on 127.0.1.1). Not
+    ``socket.getfqdn()``: it may query DNS, which can hang on a node without a network."""
+    names = []
+    try:
+        names.append(socket.gethostname())
+    except OSError:
+        pass
+    try:
+        with open(hosts_file, encoding="utf-8", errors="replace") as lines:
+            for line in lines:
+                fields = line.split("#", 1)[0].split()
+                if len(fields) > 1 and is_loopback(fields[0]):
+                    names += fields[1:]
+    except OSError:
+        pass
+    return frozenset(name.lower().rstrip(".") for name in names if name)
+
+
 def install(mode: str, policy: HostPolicy, emit: Callable[[str], None] | None = None) -> Guard:
     """Set the guard's mode and policy, adding the audit hook the first time."""
     global _installed
     if mode not in MODES:
         raise ValueError(f"netguard mode must be one of {', '.join(MODES)}, not {mode!r}")
     GUARD.mode = mode
+    GUARD.own_names = own_names()
     GUARD.set_policy(policy)
     GUARD.emit = emit or _stderr
     if not _installed and mode != "off":

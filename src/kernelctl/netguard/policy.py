@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
@@ -23,7 +24,10 @@ _PRIVATE_NETS = tuple(
               "100.64.0.0/10", "169.254.0.0/16", "0.0.0.0/32",
               "::1/128", "::/128", "fc00::/7", "fe80::/10")
 )
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback",
+                             "localhost6", "localhost6.localdomain6"})
+# The numbers-and-dots forms inet_aton (and so getaddrinfo) also reads: 127.1, 0x7f.0.1.
+_INET_ATON_RE = re.compile(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){1,3}")
 # Reserved or conventional suffixes that never name an internet host.
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -134,10 +138,23 @@ def url_host(url: str) -> str | None:
         return None
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address or name."""
+    host = host.strip().strip("[]").lower().rstrip(".")
+    address = _ip(host)
+    return host in _LOOPBACK_NAMES if address is None else address.is_loopback
+
+
 def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if not text or not (text[0].isdigit() or ":" in text):
         return None
     try:
         return ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
-        return None
+        pass
+    if _INET_ATON_RE.fullmatch(text):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(text))
+        except OSError:
+            return None
+    return None
