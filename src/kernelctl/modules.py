@@ -11,6 +11,7 @@ exist. Module names are only ever passed as arguments, never through a shell.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from kernelctl.errors import KernelctlError, UsageError
+from kernelctl.launcher import CONFIG_NAME
 from kernelctl.launcher.kernelctl_launch import ModuleError, load_modules, module_command
 
 LMOD = "lmod"
@@ -182,3 +184,18 @@ def missing(system: ModuleSystem, names: Sequence[str]) -> list[str]:
                 raise KernelctlError(f"the module command is gone ({lost[0]})", str(err)) from None
             gone.append(name)
     return gone
+
+
+def recorded_missing(resource_dir: Path) -> list[str]:
+    """The modules a kernel's launch config loads that its recorded module system no longer finds.
+
+    Raises :class:`KernelctlError` when the config cannot be read or the module command is gone.
+    """
+    try:
+        config = json.loads((resource_dir / CONFIG_NAME).read_text(encoding="utf-8"))
+        names = config.get("modules") or []
+        system = ModuleSystem.from_config(config["module_system"]) if names else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+        raise KernelctlError(f"cannot read the recorded module system in {CONFIG_NAME} ({err})",
+                             "Rebuild the kernel with 'kernelctl rebuild NAME'.") from None
+    return missing(system, names) if system is not None else []

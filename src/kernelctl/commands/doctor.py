@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -107,17 +106,14 @@ def _check_python_env(name: str, prefix: Path, manifest: Manifest) -> list[Probl
 def _check_modules(spec: kernelspec.InstalledSpec, manifest: Manifest) -> list[Problem]:
     if not manifest.options.modules:
         return []
-    from kernelctl import modules
+    from kernelctl.modules import recorded_missing
 
     try:
-        config = json.loads((spec.resource_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-        system = modules.ModuleSystem.from_config(config["module_system"])
-        gone = modules.missing(system, manifest.options.modules)
-    except (OSError, ValueError, KeyError) as err:
-        return [Problem("modules", f"cannot read the recorded module system: {err}", f"kernelctl rebuild {spec.name}")]
+        gone = recorded_missing(spec.resource_dir)
     except KernelctlError as err:
         return [Problem("modules", err.message, "Run kernelctl where 'module load' works, then "
                                                 f"kernelctl rebuild {spec.name}")]
+
     def recreate(missing_module: str) -> str:
         kept = " ".join(f"--module {'NEW' if m == missing_module else m}" for m in manifest.options.modules)
         return (f"module spider {missing_module.split('/')[0]}  # then, with its replacement as NEW: "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 from pathlib import Path
@@ -12,9 +11,8 @@ from typing import Any
 from kernelctl import kernelspec
 from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.errors import KernelctlError
-from kernelctl.launcher import CONFIG_NAME
 from kernelctl.manifest import load_manifest
-from kernelctl.modules import ModuleSystem, missing
+from kernelctl.modules import recorded_missing
 from kernelctl.output import format_table, print_json
 
 
@@ -24,14 +22,7 @@ def module_status(spec: kernelspec.InstalledSpec) -> str | None:
     Uses the module system recorded in the kernel's launch config, as the kernel will.
     """
     try:
-        config = json.loads((spec.resource_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        return f"broken: cannot read {CONFIG_NAME} ({err})"
-    names = config.get("modules") or []
-    if not names:
-        return None
-    try:
-        gone = missing(ModuleSystem.from_config(config["module_system"]), names)
+        gone = recorded_missing(spec.resource_dir)
     except KernelctlError as err:
         return f"broken: {err.message}"
     if gone:
