@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from kernelctl.netguard import checker as checker_module
-from kernelctl.netguard import rules as rules_module
+from kernelctl.netguard import call_index, notebooks, partial, prefilter, transform
 from kernelctl.netguard import install_runtime, kernel_settings
-from kernelctl.netguard.checker import Checker, Scope, check_notebook, check_source, fallback_transform, iter_findings
+from kernelctl.netguard.catalogue import RULES
+from kernelctl.netguard.checker import Checker, Scope
+from kernelctl.netguard.collect import Analysis
+from kernelctl.netguard.notebooks import check_notebook, check_source, iter_findings
 from kernelctl.netguard.policy import HostPolicy
-from kernelctl.netguard.rules import RULES, Context
+from kernelctl.netguard.rulebook import Context
+from kernelctl.netguard.transform import fallback_transform
 
 # (cell source, rule id, 1-based line of the finding)
 POSITIVE = [
@@ -227,7 +230,7 @@ def test_every_rule_has_a_positive_case() -> None:
 def test_stdlib_fallback_parses_ipython_syntax(monkeypatch: pytest.MonkeyPatch, source: str, rule: str,
                                                line: int) -> None:
     """Without IPython (the CLI in a bare environment) the common !/% forms still work."""
-    monkeypatch.setattr(checker_module, "_transformer", False)
+    monkeypatch.setattr(transform, "_transformer", False)
     assert [(f.rule, f.line) for f in Checker().check(source)] == [(rule, line)]
 
 
@@ -259,7 +262,7 @@ def test_kernel_namespace_lookup_resolves_names_from_earlier_cells() -> None:
                  "local": "http://localhost:1/x"}
 
     def lookup(name: str) -> tuple[str | None, object]:
-        from kernelctl.netguard.rules import UNKNOWN
+        from kernelctl.netguard.rulebook import UNKNOWN
 
         value = namespace.get(name, UNKNOWN)
         if isinstance(value, str):
@@ -332,7 +335,7 @@ def test_relative_model_dir_next_to_the_file_is_local(tmp_path: Path) -> None:
     script = tmp_path / "train.py"
     script.write_text("from transformers import AutoModel\nAutoModel.from_pretrained('my-model')\n"
                       "AutoModel.from_pretrained('gpt2')\n")
-    found = checker_module.check_file(script, Checker())
+    found = notebooks.check_file(script, Checker())
     assert [(cell, f.line) for cell, f in found] == [(None, 3)]
 
 
@@ -436,7 +439,7 @@ def test_prefilter_gives_the_findings_of_the_full_check(monkeypatch: pytest.Monk
     def run_all() -> list[list[tuple]]:
         results = [[_run_cells(cells, **mode) for cells in sequences] for mode in modes]
         with monkeypatch.context() as patch:
-            patch.setattr(checker_module, "_transformer", False)
+            patch.setattr(transform, "_transformer", False)
             return results + [[_run_cells(cells, **without_ipython) for cells in sequences]]
 
     monkeypatch.setattr(Checker, "_clean_words", counting)
@@ -460,7 +463,7 @@ def test_prefilter_takes_its_triggers_from_the_rule_table() -> None:
     """Every trigger of every call rule reaches the pre-filter, and other names of the rule's
     module do not: the filter derives from the table that also gates the rules."""
     checker = Checker()
-    for rule in rules_module._CALL_RULE_LIST:
+    for rule in call_index._CALL_RULE_LIST:
         alternatives = rule.pattern.pattern.split("|") if rule.pattern else []
         samples = sorted(rule.names) + [alternative.replace(".*", "x") for alternative in alternatives]
         for top in rule.tops:
@@ -468,10 +471,10 @@ def test_prefilter_takes_its_triggers_from_the_rule_table() -> None:
                 assert rule.triggered_by([word]), (rule.tops, word)
                 cell = f"import {top}\nresult = {top}.{word}(data)"
                 assert checker._clean_words(cell, None, Scope()) is None, cell
-            if all(r.names or r.pattern for r in rules_module._RULES_BY_TOP[top]):
+            if all(r.names or r.pattern for r in call_index._RULES_BY_TOP[top]):
                 cell = f"import {top}\nresult = {top}.unrelated(data)"
                 assert checker._clean_words(cell, None, Scope()) is not None, cell
-    for name in rules_module.WATCHED_NAMES:
+    for name in call_index.WATCHED_NAMES:
         assert checker._clean_words(f"model = Model.{name}(path)", None, Scope()) is None
 
 
@@ -497,13 +500,13 @@ def _names_in_code(function: Callable) -> set[str]:
 def test_rule_triggers_cover_what_the_rules_match() -> None:
     """No branch of a rule keys on a name its trigger lacks (such a branch could never fire):
     calls made of the names in each rule's code match only when they carry a trigger."""
-    from kernelctl.netguard.rules import Call, Context
+    from kernelctl.netguard.rulebook import Call, Context
 
     ctx = Context()
     arguments = [[], ["https://example.org/x"], ["org/model"], ["yolov8n.pt"], [["example.org", 80]],
                  [b"data", ["example.org", 80]]]
     matched = 0
-    for rule in rules_module._CALL_RULE_LIST:
+    for rule in call_index._CALL_RULE_LIST:
         names = sorted(_names_in_code(rule.check) | {"unrelated", "Unrelated"})
         for top in rule.tops:
             calls = [Call((top, b), args, {}) for b in names for args in arguments]
@@ -532,9 +535,9 @@ def test_escape_scan_covers_ipython_syntax() -> None:
     cells = CORPUS + [b + p + e for b in before for p in prefixes for e in escapes]
     checked = 0
     for cell in cells:
-        if checker_module._ipython_calls_may_run(manager.transform_cell(cell)):
+        if prefilter.ipython_calls_may_run(manager.transform_cell(cell)):
             checked += 1
-            assert checker_module._escapes_may_run(cell) or checker_module._ipython_calls_may_run(cell), repr(cell)
+            assert prefilter.escapes_may_run(cell) or prefilter.ipython_calls_may_run(cell), repr(cell)
     assert checked > 300
 
 
@@ -594,7 +597,7 @@ def test_install_runtime_copies_and_replaces(tmp_path: Path) -> None:
     target = install_runtime(site)
     assert target == site / "kernelctl_netguard"
     names = sorted(p.name for p in target.iterdir())
-    source_dir = Path(checker_module.__file__).parent
+    source_dir = Path(transform.__file__).parent
     assert names == sorted(p.name for p in source_dir.glob("*.py"))
     (target / "stale.py").write_text("")
     assert install_runtime(site) == target
@@ -602,7 +605,7 @@ def test_install_runtime_copies_and_replaces(tmp_path: Path) -> None:
     assert sorted(os.listdir(site)) == ["kernelctl_netguard"]  # no temp dirs left behind
     # Relative imports only: the copy imports under its own top-level name.
     probe = (f"import sys; sys.path.insert(0, {str(site)!r}); import kernelctl_netguard as n, "
-             "kernelctl_netguard.extension, kernelctl_netguard.checker as c; "
+             "kernelctl_netguard.extension, kernelctl_netguard.notebooks as c; "
              "assert 'kernelctl' not in sys.modules; "
              "print(len(c.check_source('!git clone https://github.com/a/b')))")
     import subprocess
@@ -616,7 +619,7 @@ def test_netguard_package_is_stdlib_only() -> None:
     """Every import in the runtime package is relative, stdlib, or IPython imported lazily."""
     import sys
 
-    package = Path(checker_module.__file__).parent
+    package = Path(transform.__file__).parent
     for file in package.glob("*.py"):
         tree = ast.parse(file.read_text())
         for node in ast.walk(tree):
@@ -636,7 +639,7 @@ def test_json_notebook_roundtrip_positions(tmp_path: Path) -> None:
              {"cell_type": "code", "metadata": {}, "source": "import os\n\n\nos.system('git pull')"}]
     path = tmp_path / "nb.ipynb"
     path.write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": cells}))
-    found = checker_module.check_file(path, Checker())
+    found = notebooks.check_file(path, Checker())
     assert [(cell, f.rule, f.line) for cell, f in found] == [(1, "git-remote", 4)]
 
 
@@ -703,7 +706,7 @@ def test_partial_parse_gives_the_findings_of_the_full_check(monkeypatch: pytest.
     partial = []
     analyze_partial = Checker._analyze_partial
 
-    def counting(self: Checker, *args: object) -> checker_module.Analysis | None:
+    def counting(self: Checker, *args: object) -> Analysis | None:
         analysis = analyze_partial(self, *args)
         partial.append(analysis is not None)
         return analysis
@@ -728,7 +731,7 @@ def test_partial_parse_keeps_only_what_matters() -> None:
                       "frame = pd.DataFrame({'t': t, 'raw': t})", "raw = pd.read_csv('https://example.org/a.csv')",
                       "print(frame['raw'].mean(), 'raw')"])
     parts, expansions = Checker()._parts(cell, cell, Scope())
-    kept = [line for line in checker_module._partial_code(cell, parts, expansions).splitlines() if line]
+    kept = [line for line in partial.partial_code(cell, parts, expansions).splitlines() if line]
     assert kept == ["import pandas as pd", "raw = pd.read_csv('https://example.org/a.csv')"]
 
 
@@ -746,7 +749,7 @@ def test_partial_parse_findings_show_once_ipython_has_parsed_the_cell(capsys: py
     partial = []
     analyze_partial = Checker._analyze_partial
 
-    def counting(*args: object) -> checker_module.Analysis | None:
+    def counting(*args: object) -> Analysis | None:
         analysis = analyze_partial(*args)
         partial.append(analysis is not None)
         return analysis
@@ -785,7 +788,7 @@ def test_huge_cells_check_in_linear_time() -> None:
     findings, final = Checker().check_cell(cell, transformed, None)
     assert time.perf_counter() - started < 1.0
     assert final and findings == []
-    assert checker_module._partial_code(cell, {"requests", "get"}, []) is None
+    assert partial.partial_code(cell, {"requests", "get"}, []) is None
 
 
 def test_loopback_shorthands_and_the_nodes_own_names_are_local(tmp_path: Path) -> None:

@@ -16,9 +16,10 @@ from typing import TypedDict
 
 from kernelctl.commands import COMMANDS
 from kernelctl.errors import UsageError
-from kernelctl.netguard.checker import Checker, check_file
+from kernelctl.netguard.checker import Checker
+from kernelctl.netguard.notebooks import check_file
 from kernelctl.netguard.policy import HostPolicy, split_allow
-from kernelctl.netguard.rules import Context
+from kernelctl.netguard.rulebook import Context
 from kernelctl.output import print_json
 
 # Directories never worth scanning: tool caches, checkpoints, dependencies.

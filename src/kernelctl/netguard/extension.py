@@ -29,7 +29,10 @@ from typing import Any
 from . import guard
 from .checker import Checker, Finding, Scope
 from .policy import HostPolicy
-from .rules import PRAGMA, RULES, UNKNOWN, WATCHED_TOPS, Context, check_shell
+from .call_index import WATCHED_TOPS
+from .catalogue import RULES
+from .rulebook import PRAGMA, UNKNOWN, Context
+from .shell_rules import check_shell
 
 _CONSTANT_TYPES = (str, bool, int, float, type(None))
 _CALLABLE_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from .policy import HostPolicy, is_loopback
-from .rules import advice_for_host
+from .catalogue import advice_for_host
 
 MODE_ENV = "KERNELCTL_NETGUARD"
 MODES = ("warn", "block", "off")

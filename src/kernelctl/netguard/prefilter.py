@@ -1,0 +1,72 @@
+"""The pre-filter's text tests: whether a cell may run a shell command or a checked magic,
+and the words its calls can be made of — all without parsing it.
+
+Parsing dominates the cost of a check and most cells need no internet, so the checker first
+looks at a cell's words (see :meth:`.checker.Checker.check`).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .transform import CHECKED_MAGICS, PYTHON_MAGICS
+
+# "!" or "%" that IPython may read as an escape (not the operators != and %=), the name
+# after "%" or "%%" (IPython ends it at a space), and the prompts IPython strips first.
+_ESCAPE_CHAR_RE = re.compile(r"[!%](?!=)")
+_MAGIC_NAME_RE = re.compile(r"%?(\S*)")
+_PROMPT_RE = re.compile(r">>>|\.\.\.|In \[\d*\]:|\.{3,}:")
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # str.splitlines(), as in fallback_transform
+# The call IPython writes for a magic whose name is a plain literal.
+_MAGIC_CALL_RE = re.compile(r"""get_ipython\(\)\.run_(?:line|cell)_magic\((['"])([^'"\\]*)\1\s*,""")
+# Every ASCII byte that cannot be in a name becomes a space; the bytes of UTF-8 sequences stay,
+# as any non-ASCII character may be part of a name.
+_NOT_NAME_BYTES = bytes(b if b >= 0x80 or chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(256))
+
+
+def magic_is_checked(name: str) -> bool:
+    """Whether the checker looks into line or cell magic ``name``."""
+    return name in CHECKED_MAGICS or name.startswith(PYTHON_MAGICS)
+
+
+def escapes_may_run(source: str) -> bool:
+    """Whether IPython's transformation of ``source`` may run a shell command or a checked magic.
+
+    Errs towards True: any ``!``, and any ``%`` before a checked magic name, that starts a line
+    (after indentation or a ``>>>``/``In [n]:`` prompt) or follows an ``=``, is taken as an escape.
+    """
+    for match in _ESCAPE_CHAR_RE.finditer(source):
+        at = match.start()
+        line_start = max(source.rfind(c, 0, at) for c in _LINE_BREAKS) + 1
+        before = source[line_start:at].strip()
+        if before and not before.endswith("=") and not _PROMPT_RE.fullmatch(before):
+            continue
+        if match.group() == "!" or magic_is_checked(_MAGIC_NAME_RE.match(source, at + 1).group(1)):
+            return True
+    return False
+
+
+def ipython_calls_may_run(code: str) -> bool:
+    """Whether ``code`` may call ``get_ipython()`` for a shell command or a checked magic.
+
+    Every mention of ``get_ipython`` counts unless it is IPython's call of an unchecked magic
+    (``%matplotlib inline``, ``%load_ext``, ``%%writefile``, ...).
+    """
+    start = code.find("get_ipython")
+    while start != -1:
+        match = _MAGIC_CALL_RE.match(code, start)
+        if match is None or magic_is_checked(match.group(2)):
+            return True
+        start = code.find("get_ipython", match.end())
+    return False
+
+
+def words(code: str) -> set[str]:
+    """Every name in ``code`` as Python reads it (NFKC-normalized), among other words: numbers,
+    the words of strings and comments, runs of non-ASCII characters."""
+    if not code.isascii():
+        code = unicodedata.normalize("NFKC", code)
+    encoded = code.encode("utf-8", "surrogatepass").translate(_NOT_NAME_BYTES)
+    return set(encoded.decode("utf-8", "surrogatepass").split())
+
