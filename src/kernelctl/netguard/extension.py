@@ -16,6 +16,9 @@ when the parse fails.
 
 Nothing here may break a user's cell: every callback catches everything, and the first
 internal error prints one diagnostic line.
+
+Kernel start-up pays only for the runtime guard and the callbacks: the checker and its rule
+tables are imported at the first cell (or shell command) that needs them.
 """
 
 from __future__ import annotations
@@ -24,15 +27,13 @@ import os
 import re
 import sys
 import types
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import guard
-from .checker import Checker, Finding, Scope
 from .policy import HostPolicy
-from .call_index import WATCHED_TOPS
-from .catalogue import RULES
-from .rulebook import PRAGMA, UNKNOWN, Context
-from .shell_rules import check_shell
+
+if TYPE_CHECKING:
+    from .checker import Checker, Finding
 
 _CONSTANT_TYPES = (str, bool, int, float, type(None))
 _CALLABLE_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type)
@@ -44,7 +45,11 @@ class Netguard:
     def __init__(self, shell: Any, mode: str, policy: HostPolicy) -> None:
         self.shell = shell
         self.mode = mode
-        self.checker = Checker(Context(policy=policy, env=os.environ))
+        self.policy = policy
+        self._checker: Checker | None = None
+        # Set with the checker: what _lookup compares with (see _load_checker).
+        self._watched_tops: frozenset[str] = frozenset()
+        self._unknown: object = None
         self._running: list[Any] = []  # ExecutionInfo of the cells being run, outermost first
         self._reported: set[str] = set()  # rule ids already printed for the current cell
         self._wrapped: dict[str, Any] = {}
@@ -53,9 +58,24 @@ class Netguard:
         self._held: list[Finding] = []
         self._parse_wrapper: Any = None
 
+    @property
+    def checker(self) -> Checker:
+        """The static checker, imported and built on first use (not at kernel start)."""
+        if self._checker is None:
+            self._load_checker()
+        return self._checker  # type: ignore[return-value]
+
+    def _load_checker(self) -> None:
+        from .call_index import WATCHED_TOPS
+        from .checker import Checker
+        from .rulebook import UNKNOWN, Context
+
+        self._watched_tops, self._unknown = WATCHED_TOPS, UNKNOWN
+        self._checker = Checker(Context(policy=self.policy, env=os.environ))
+
     # -- lifecycle
     def register(self) -> None:
-        guard.install(self.mode, self.checker.ctx.policy)
+        guard.install(self.mode, self.policy)
         self.shell.events.register("pre_run_cell", self.pre_run_cell)
         self.shell.events.register("post_run_cell", self.post_run_cell)
         for name in ("system", "getoutput"):
@@ -91,6 +111,10 @@ class Netguard:
             if len(self._running) > 1:
                 return  # a %%capture body: checked with its outer cell, and output would be captured
             guard.GUARD.stream = sys.stderr  # the real one: runtime warnings bypass %%capture
+            checker = self.checker
+            from .replay import Scope
+            from .rulebook import PRAGMA
+
             raw = info.raw_cell or ""
             guard.GUARD.new_cell(quiet=PRAGMA in raw)
             self._reported = set()
@@ -99,9 +123,9 @@ class Netguard:
             # A cell run with shell_futures=False is parsed by a fresh compiler, not the wrapped one,
             # and another extension may have replaced shell.compile (or its ast_parse) since.
             if not self._parser_wrapped() or not getattr(info, "shell_futures", True):
-                self._show(self.checker.check(raw, Scope(lookup=self._lookup), transformed=transformed))
+                self._show(checker.check(raw, Scope(lookup=self._lookup), transformed=transformed))
                 return
-            findings, final = self.checker.check_cell(raw, transformed, self._lookup)
+            findings, final = checker.check_cell(raw, transformed, self._lookup)
             if final:
                 self._show(findings)
             else:  # from a partial parse: shown once IPython has parsed the whole cell
@@ -133,7 +157,7 @@ class Netguard:
         """What ``name`` in the user namespace stands for, for the checker's resolver."""
         namespace = self.shell.user_ns
         if name not in namespace:
-            return None, UNKNOWN
+            return None, self._unknown
         value = namespace[name]
         if isinstance(value, _CONSTANT_TYPES):
             return None, value
@@ -145,7 +169,7 @@ class Netguard:
         else:
             kind = type(value)
             dotted = f"{kind.__module__}.{kind.__qualname__}()"
-        return (dotted if dotted.split(".", 1)[0] in WATCHED_TOPS else None), UNKNOWN
+        return (dotted if dotted.split(".", 1)[0] in self._watched_tops else None), self._unknown
 
     # -- IPython's parse of the cell
     def _parser_wrapped(self) -> bool:
@@ -206,6 +230,9 @@ class Netguard:
         try:
             if guard.GUARD.mode == "off" or guard.GUARD.quiet:
                 return
+            from .catalogue import RULES
+            from .shell_rules import check_shell
+
             expanded = _expand_names(cmd, frame.f_locals, self.shell.user_ns)
             hits = check_shell(expanded, self.checker.ctx)
             for _, rule, message in hits:

@@ -21,7 +21,6 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from .policy import HostPolicy, is_loopback
-from .catalogue import advice_for_host
 
 MODE_ENV = "KERNELCTL_NETGUARD"
 MODES = ("warn", "block", "off")
@@ -108,6 +107,8 @@ class Guard:
         if host not in self._seen and (is_name or not self._named_host):
             self._seen.add(host)
             self._named_host = self._named_host or is_name
+            from .catalogue import advice_for_host  # the rule tables: not imported at kernel start
+
             verb = "blocked" if self.mode == "block" else "connecting to"
             self.say(f"{PREFIX} {verb} {host}: compute nodes have no internet — {advice_for_host(host)}")
         if self.mode == "block" and event in _BLOCKING:
