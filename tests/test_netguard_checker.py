@@ -32,6 +32,9 @@ POSITIVE = [
     ("for p in pkgs:\n    !pip install $p", "pip-install", 2),
     ("x = 1\n!!pip install -r requirements.txt", "pip-install", 2),
     ("!pip install git+https://github.com/org/repo", "pip-install", 1),
+    # An explicit source bypasses the wheelhouse, even on a loopback host (it may serve any wheel).
+    ("!pip install -i http://localhost:3141/simple numpy", "install-source", 1),
+    ("%pip install -f http://127.0.0.1:8000/ --trusted-host 127.0.0.1 six", "install-source", 1),
     ("%uv pip install numpy", "uv-install", 1),
     ("!uv add polars", "uv-install", 1),
     ("%conda install -c conda-forge numpy", "conda-install", 1),
@@ -142,7 +145,7 @@ POSITIVE = [
 NEGATIVE = [
     "!pip install --no-index --find-links /wheels numpy",
     "%pip install --no-index numpy",
-    "!pip install -i http://localhost:3141/simple numpy",
+    "!pip install --no-index --find-links file:///wheels numpy",
     "!pip list",
     "!pip freeze > requirements.txt",
     "!pip show numpy",

@@ -14,6 +14,11 @@ They are held until IPython parses the cell, which it does after ``pre_run_cell`
 running any of it: ``shell.compile.ast_parse`` is wrapped to print them then, or to drop them
 when the parse fails.
 
+In block mode a cell with a finding that no runtime check can stop (an install from an explicit
+index, find-links URL or trusted host: pip runs in a child process, and a loopback or private
+host passes the guard) is refused before any of it runs: an AST transformer raises IPython's
+``InputRejected`` once IPython has parsed it.
+
 Nothing here may break a user's cell: every callback catches everything, and the first
 internal error prints one diagnostic line.
 
@@ -36,6 +41,8 @@ if TYPE_CHECKING:
     from .checker import Checker, Finding
 
 _CONSTANT_TYPES = (str, bool, int, float, type(None))
+# Findings that make block mode refuse the whole cell (see the module docstring).
+REFUSED_RULES = frozenset({"install-source"})
 _CALLABLE_TYPES = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, type)
 
 
@@ -57,6 +64,8 @@ class Netguard:
         self._parser: tuple[Any, Any] | None = None
         self._held: list[Finding] = []
         self._parse_wrapper: Any = None
+        self._refusal: str | None = None  # why the current cell must not run (block mode)
+        self._refuser = _Refuser(self)
 
     @property
     def checker(self) -> Checker:
@@ -81,6 +90,8 @@ class Netguard:
         for name in ("system", "getoutput"):
             self._wrap(name)
         self._wrap_parser()
+        if self.mode == "block":
+            self.shell.ast_transformers.append(self._refuser)
 
     def unregister(self) -> None:
         for event, callback in (("pre_run_cell", self.pre_run_cell), ("post_run_cell", self.post_run_cell)):
@@ -94,6 +105,8 @@ class Netguard:
             else:
                 setattr(self.shell, name, previous)
         self._wrapped.clear()
+        if self._refuser in self.shell.ast_transformers:
+            self.shell.ast_transformers.remove(self._refuser)
         if self._parser is not None:
             compiler, previous = self._parser
             if previous is None:
@@ -119,6 +132,7 @@ class Netguard:
             guard.GUARD.new_cell(quiet=PRAGMA in raw)
             self._reported = set()
             self._held = []
+            self._refusal = None
             transformed = getattr(info, "transformed_cell", None)
             # A cell run with shell_futures=False is parsed by a fresh compiler, not the wrapped one,
             # and another extension may have replaced shell.compile (or its ast_parse) since.
@@ -139,10 +153,14 @@ class Netguard:
         for finding in findings:
             self._reported.add(finding.rule)
             _print_line(format_finding(finding))
+            if self.mode == "block" and finding.rule in REFUSED_RULES and self._refusal is None:
+                self._refusal = f"line {finding.line}: {finding.message}"
 
     def post_run_cell(self, result: Any) -> None:
         try:
             self._held = []  # the cell was not parsed (IPython's transformation failed)
+            if len(self._running) <= 1:
+                self._refusal = None
             info = getattr(result, "info", None)
             if info is not None and any(i is info for i in self._running):
                 while self._running and self._running.pop() is not info:
@@ -244,6 +262,25 @@ class Netguard:
             return
         if hits and guard.GUARD.mode == "block":
             raise guard.NetworkBlockedError(f"shell command ({hits[0][2]})")
+
+
+class _Refuser:
+    """An entry of ``shell.ast_transformers`` that refuses the cell netguard flagged: IPython
+    runs no part of a cell whose AST transformation raises ``InputRejected``."""
+
+    def __init__(self, netguard: Netguard) -> None:
+        self.netguard = netguard
+
+    def visit(self, node: Any) -> Any:
+        reason, self.netguard._refusal = self.netguard._refusal, None
+        if reason is None:
+            return node
+        from IPython.core.error import InputRejected
+
+        message = f"{guard.PREFIX} block mode: this cell was not run: {reason}"
+        error = InputRejected(message)
+        error._render_traceback_ = lambda: [message]  # type: ignore[attr-defined]  # one line, not a traceback
+        raise error
 
 
 # IPython's DollarFormatter fields: $$, {{ and }} are escapes; only plain names are expanded here.

@@ -26,8 +26,9 @@ _PRIVATE_NETS = tuple(
 )
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback",
                              "localhost6", "localhost6.localdomain6"})
-# The numbers-and-dots forms inet_aton (and so getaddrinfo) also reads: 127.1, 0x7f.0.1.
-_INET_ATON_RE = re.compile(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){1,3}")
+# The numbers-and-dots forms the C library's inet_aton (and so getaddrinfo) also reads: 127.1,
+# 0x7f.0.1, 0177.0.0.1 and the dotless 16843009 or 0x01010101.
+_INET_ATON_RE = re.compile(r"(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}", re.I)
 # Reserved or conventional suffixes that never name an internet host.
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain", ".home.arpa")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -107,6 +108,15 @@ class HostPolicy:
         if host in self.hosts:
             return True
         return any(host.endswith(s) or host == s[1:] for s in self.suffixes)
+
+    def listed(self, host: str) -> bool:
+        """Whether ``host`` is on the allowlist itself (a site mirror, say), as opposed to
+        local by nature (loopback, private networks, single-label names)."""
+        host = host.strip().strip("[]").lower().rstrip(".")
+        address = _ip(host)
+        if address is not None:
+            return any(address in net for net in self.networks)
+        return host in self.hosts or any(host.endswith(s) or host == s[1:] for s in self.suffixes)
 
     def url_is_remote(self, url: str) -> bool | None:
         """True for a URL that needs the internet, False for a local one, None for a non-URL.

@@ -14,6 +14,7 @@ import re
 import shlex
 from collections.abc import Callable
 
+from .install_sources import INSTALL_SOURCE, wheelhouse_bypass
 from .policy import url_host
 from .rulebook import PLACEHOLDER, Context, Hit, Rule
 
@@ -69,8 +70,12 @@ def _split_commands(line: str) -> list[list[str]]:
 def check_argv(argv: list[str], ctx: Context) -> Hit | None:
     """The finding for one command's argv (after shell splitting), if any."""
     argv = list(argv)
+    assigned: dict[str, str] = {}  # VAR=value in front of the command (also after env)
     while argv and (argv[0] in _PREFIXES or re.match(r"^[A-Za-z_]\w*=", argv[0])):
         prefix = argv.pop(0)
+        if prefix not in _PREFIXES:
+            name, _, value = prefix.partition("=")
+            assigned[name] = value
         while prefix in ("sudo", "nice", "srun", "stdbuf") and argv and argv[0].startswith("-"):
             argv.pop(0)
     if not argv:
@@ -82,6 +87,10 @@ def check_argv(argv: list[str], ctx: Context) -> Hit | None:
     if pythonish and len(args) >= 2 and args[0] == "-m":
         cmd, args = args[1].lower(), args[2:]
     cmd = re.sub(r"(?<=[a-z])\d+(\.\d+)*$", "", cmd)  # pip3.11 -> pip, python3 -> python
+    if cmd == "pip" or cmd == "uv":  # whatever PIP_NO_INDEX, --no-index or --offline say
+        bypass = wheelhouse_bypass(cmd, args, assigned, ctx.policy)
+        if bypass:
+            return INSTALL_SOURCE.id, f"{cmd} {bypass} bypasses the wheelhouse"
     handler = _SHELL_HANDLERS.get(cmd)
     return handler(cmd, args, ctx) if handler else None
 
@@ -298,4 +307,4 @@ _SHELL_HANDLERS: dict[str, Callable[[str, list[str], Context], Hit | None]] = {
     **{name: _package_manager for name in _PKG_SUBCOMMANDS},
 }
 
-RULES = (PIP_INSTALL, UV_INSTALL, CONDA_INSTALL, GIT_REMOTE, DOWNLOAD_TOOL, CLOUD_STORAGE, PACKAGE_MANAGER)
+RULES = (INSTALL_SOURCE, PIP_INSTALL, UV_INSTALL, CONDA_INSTALL, GIT_REMOTE, DOWNLOAD_TOOL, CLOUD_STORAGE, PACKAGE_MANAGER)
