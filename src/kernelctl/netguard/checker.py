@@ -25,6 +25,9 @@ Stdlib only (IPython is used when importable; see :mod:`.transform`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from .call_index import may_match
 from .collect import Analysis, Collector
 from .partial import partial_code
@@ -33,7 +36,20 @@ from .replay import Finding, Lookup, Scope, replay
 from .rulebook import Context
 from .transform import AUTOMAGIC_RE
 
-__all__ = ["Checker", "Finding", "Scope"]
+__all__ = ["Checker", "Finding", "Scope", "Unscannable"]
+
+
+class Unscannable(ValueError):
+    """Code that exhausts Python's parser or the checker's recursion (200,000 ``-`` signs,
+    3,000 nested lambdas): it cannot be checked, and Python cannot compile it either."""
+
+
+@contextmanager
+def _exhaustion_as_unscannable() -> Iterator[None]:
+    try:
+        yield
+    except (RecursionError, MemoryError) as error:
+        raise Unscannable(f"too deeply nested for Python's parser ({type(error).__name__})") from None
 
 class Checker:
     """Checks cells and scripts; one instance per context, caching analyses by cell text."""
@@ -49,13 +65,14 @@ class Checker:
     def analyze(self, source: str, transformed: str | None = None) -> Analysis:
         """Parse ``source`` (IPython syntax allowed) into events; ``transformed`` is IPython's
         own transformation of it when the caller already has one."""
-        key = (source, transformed)
-        cached = self._cache.get(key)
-        if cached is not None:
-            return cached
-        analysis = self._collector.analyze(source, transformed)
-        self._store(key, analysis)
-        return analysis
+        with _exhaustion_as_unscannable():
+            key = (source, transformed)
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            analysis = self._collector.analyze(source, transformed)
+            self._store(key, analysis)
+            return analysis
 
     def _store(self, key: tuple, analysis: Analysis) -> None:
         if len(self._cache) >= self._cache_size:
@@ -81,36 +98,38 @@ class Checker:
         nothing in a cell that does not parse; so the caller shows them only once it knows
         that the cell parses.
         """
-        scope = Scope(lookup=lookup)
-        if transformed is None or (source, transformed) in self._cache:
-            return self.check(source, scope, transformed), True
-        key = (source, transformed, "partial")
-        analysis = self._cache.get(key)
-        if analysis is None:
-            found = self._parts(source, transformed, scope)
-            if found is not None and not may_match(found[0]):
-                return [], True
-            if found is not None:
-                analysis = self._analyze_partial(source, transformed, *found)
+        with _exhaustion_as_unscannable():
+            scope = Scope(lookup=lookup)
+            if transformed is None or (source, transformed) in self._cache:
+                return self.check(source, scope, transformed), True
+            key = (source, transformed, "partial")
+            analysis = self._cache.get(key)
             if analysis is None:
-                return replay(self.analyze(source, transformed), scope, self.ctx, report=True), True
-            self._store(key, analysis)
-        findings = replay(analysis, scope, self.ctx, report=True)
-        return findings, not findings
+                found = self._parts(source, transformed, scope)
+                if found is not None and not may_match(found[0]):
+                    return [], True
+                if found is not None:
+                    analysis = self._analyze_partial(source, transformed, *found)
+                if analysis is None:
+                    return replay(self.analyze(source, transformed), scope, self.ctx, report=True), True
+                self._store(key, analysis)
+            findings = replay(analysis, scope, self.ctx, report=True)
+            return findings, not findings
 
     def check(self, source: str, scope: Scope | None = None, transformed: str | None = None) -> list[Finding]:
         """Findings for one cell or script, updating ``scope`` with the names it binds."""
-        scope = scope if scope is not None else Scope()
-        analysis = self._cache.get((source, transformed))
-        if analysis is None:  # else a re-run of a parsed cell: replaying is exact and as cheap
-            clean = self._clean_words(source, transformed, scope)
-            if clean is not None:
-                scope.pending.append((source, transformed))
-                scope.pending_words |= clean
-                return []
-            analysis = self.analyze(source, transformed)
-        self._settle(scope)
-        return replay(analysis, scope, self.ctx, report=True)
+        with _exhaustion_as_unscannable():
+            scope = scope if scope is not None else Scope()
+            analysis = self._cache.get((source, transformed))
+            if analysis is None:  # else a re-run of a parsed cell: replaying is exact and as cheap
+                clean = self._clean_words(source, transformed, scope)
+                if clean is not None:
+                    scope.pending.append((source, transformed))
+                    scope.pending_words |= clean
+                    return []
+                analysis = self.analyze(source, transformed)
+            self._settle(scope)
+            return replay(analysis, scope, self.ctx, report=True)
 
     def _clean_words(self, source: str, transformed: str | None, scope: Scope) -> set[str] | None:
         """The pre-filter: None if the cell may have a finding; otherwise the names that the

@@ -57,6 +57,7 @@ class Netguard:
         # Set with the checker: what _lookup compares with (see _load_checker).
         self._watched_tops: frozenset[str] = frozenset()
         self._unknown: object = None
+        self._unscannable: tuple[type[Exception], ...] = ()
         self._running: list[Any] = []  # ExecutionInfo of the cells being run, outermost first
         self._reported: set[str] = set()  # rule ids already printed for the current cell
         self._wrapped: dict[str, Any] = {}
@@ -76,10 +77,10 @@ class Netguard:
 
     def _load_checker(self) -> None:
         from .call_index import WATCHED_TOPS
-        from .checker import Checker
+        from .checker import Checker, Unscannable
         from .rulebook import UNKNOWN, Context
 
-        self._watched_tops, self._unknown = WATCHED_TOPS, UNKNOWN
+        self._watched_tops, self._unknown, self._unscannable = WATCHED_TOPS, UNKNOWN, (Unscannable,)
         self._checker = Checker(Context(policy=self.policy, env=os.environ))
 
     # -- lifecycle
@@ -147,7 +148,10 @@ class Netguard:
         except KeyboardInterrupt:
             pass  # Ctrl-C during the check: the cell runs unchecked, without IPython's callback traceback
         except Exception as error:
-            guard.GUARD.fail(error)
+            if isinstance(error, self._unscannable):  # Python cannot compile it either: IPython will say so
+                _print_line(f"{guard.PREFIX} cell not checked: {error}")
+            else:
+                guard.GUARD.fail(error)
 
     def _show(self, findings: list[Finding]) -> None:
         for finding in findings:

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from .checker import Checker
+from .checker import Checker, Unscannable
 from .replay import Finding, Scope
 from .rulebook import CELL_TAG, Context
 
@@ -51,15 +51,20 @@ def check_notebook(notebook: dict, checker: Checker, scope: Scope | None = None)
     return results
 
 
-def check_file(path: Path, checker: Checker) -> list[CellFinding]:
-    """Findings in a notebook (``.ipynb``) or Python script; raises ValueError/OSError when unreadable."""
-    text = path.read_text(encoding="utf-8")
+def check_file(path: Path, checker: Checker, text: str | None = None) -> list[CellFinding]:
+    """Findings in a notebook (``.ipynb``) or Python script, given its ``text`` when the caller
+    has read it; raises ValueError/OSError when unreadable, and :class:`.checker.Unscannable`
+    (a ValueError) when it exhausts the parser."""
+    if text is None:
+        text = path.read_text(encoding="utf-8")
     checker.ctx.base_dir = str(path.parent)  # relative model paths are relative to the file
     if path.suffix == ".ipynb":
         try:
             notebook = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(f"not valid JSON: {err}") from None
+        except RecursionError:
+            raise Unscannable("JSON nested too deeply to read") from None
         if not isinstance(notebook, dict):
             raise ValueError("not a Jupyter notebook")
         return check_notebook(notebook, checker)
