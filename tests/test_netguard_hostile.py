@@ -9,6 +9,7 @@ Kernel cells run in a real kernel inside a network namespace with only loopback 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from kernelctl.commands.scan import parse_size, read_bounded, scan
+from kernelctl.commands.scan import Skipped, parse_size, read_bounded, scan
 from kernelctl.netguard import install_runtime
 from kernelctl.netguard.checker import Checker, Unscannable
 from kernelctl.netguard.notebooks import check_source
@@ -37,6 +38,7 @@ BYPASSES = [
     "!pip install --index-url=https://pypi.org/simple pkg",
     "!pip install --extra-index-url https://example.org/simple pkg",
     "!pip install --trusted-host=mirror pkg",
+    "pip install -f http://host/ pkg",  # automagic: runs as %pip
     "!pip download -d wh -f https://example.org/wheels pkg",
     "!python3 -m pip install -f https://example.org/wheels pkg",
     "!PIP_FIND_LINKS=http://host/ pip install pkg",
@@ -124,10 +126,15 @@ INSTALL = ("before_install = True\n"
            "%pip install --dry-run --target /tmp/kernelctl-never -f http://127.0.0.1:$port/ --trusted-host 127.0.0.1 "
            "kernelctl-hostile-probe")
 SEEN = "print(len(requests_seen), 'before_install' in globals())"
+# The URL is only known at run time: the shell.system wrapper sees it expanded.
+RUNTIME_INSTALL = ("url = 'http://127.0.0.1:%d/' % port\n"
+                   "!pip install --dry-run --target /tmp/kernelctl-never -f $url kernelctl-hostile-probe")
+SEEN_AGAIN = "print(len(requests_seen))"
 
 
 def _install_cells(mode: str) -> dict[str, str]:
-    cells = {"server": SERVER, "install": INSTALL, "seen": SEEN}
+    cells = {"server": SERVER, "install": INSTALL, "seen": SEEN, "runtime_install": RUNTIME_INSTALL,
+             "seen_again": SEEN_AGAIN}
     if mode == "block":
         cells.update({
             "dotless": "import socket\nfor host in [str(16843009), '0x' + '01010101', '1' + '.1']:\n    try:\n"
@@ -150,6 +157,11 @@ def test_block_mode_refuses_a_cell_that_installs_from_an_explicit_source(block_i
     assert "install-source: pip --find-links http://127.0.0.1:$port/ bypasses the wheelhouse" in install["stderr"]
     # Refused before any of it ran: no line of the cell, no request to the index.
     assert block_installs["seen"]["stdout"] == "0 False\n"
+    # Known only at run time: refused when the shell command is about to start.
+    runtime = block_installs["runtime_install"]
+    assert runtime["error"]["ename"] == "NetworkBlockedError"
+    assert f"{PREFIX} install-source: pip --find-links http://127.0.0.1:" in runtime["stderr"]
+    assert block_installs["seen_again"]["stdout"] == "0\n"
 
 
 def test_block_mode_blocks_dotless_and_hex_hosts_and_keeps_loopback_forms(block_installs: dict[str, dict]) -> None:
@@ -168,6 +180,9 @@ def test_warn_mode_warns_and_lets_the_install_run(tmp_path: Path) -> None:
     assert lines and lines[0].startswith(f"{PREFIX} line 2: install-source: pip --find-links http://127.0.0.1:$port/")
     requests, ran = results["seen"]["stdout"].split()
     assert int(requests) >= 1 and ran == "True"  # pip did ask the local index: the check was not moot
+    (line,) = guard_lines(results["runtime_install"])
+    assert line.startswith(f"{PREFIX} install-source: pip --find-links http://127.0.0.1:")
+    assert int(results["seen_again"]["stdout"]) > int(requests)
 
 
 # -- kernel: pathological cells never break execution
@@ -205,7 +220,7 @@ def test_parse_size() -> None:
     assert parse_size("1G") == 1024 ** 3 and parse_size("50MB") == 50 * 1024 ** 2 and parse_size("4096") == 4096
     assert parse_size("1.5k") == 1536 and parse_size("2MiB") == 2 * 1024 ** 2
     for bad in ("", "ten", "10x", "-1", "1T"):
-        with pytest.raises(Exception, match="not a size"):
+        with pytest.raises(argparse.ArgumentTypeError, match="not a size"):
             parse_size(bad)
 
 
@@ -270,12 +285,12 @@ def test_default_size_limit_is_generous(tmp_path: Path) -> None:
 def test_read_bounded_never_opens_a_fifo(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.py"
     os.mkfifo(fifo)
-    with pytest.raises(Exception, match="a FIFO"):
+    with pytest.raises(Skipped, match="a FIFO"):
         read_bounded(fifo, 1024)  # opening it for reading would block: no writer exists
     exact = tmp_path / "exact.py"
     exact.write_text("x" * 1024)
     assert read_bounded(exact, 1024) == "x" * 1024
-    with pytest.raises(Exception, match="over --max-size"):
+    with pytest.raises(Skipped, match="over --max-size"):
         read_bounded(exact, 1023)
 
 

@@ -53,8 +53,8 @@ class FileReport(TypedDict, total=False):
     skipped: str  # only when the file was not opened: why (a FIFO, a device, over --max-size)
 
 
-class _Skip(Exception):
-    """A file not to open or read, and why."""
+class Skipped(Exception):
+    """A file that is not to be opened or read, and why (the message)."""
 
 
 def parse_size(text: str) -> int:
@@ -66,11 +66,11 @@ def parse_size(text: str) -> int:
 
 
 def _size(count: int) -> str:
-    for unit in ("", "k", "M", "G"):
-        if count < 1024 or unit == "G":
-            return f"{count:.0f} bytes" if not unit else f"{count:.1f}{unit}"
-        count /= 1024  # type: ignore[assignment]
-    raise AssertionError("unreachable")
+    """``count`` bytes written short, in the powers of 1024 that --max-size reads."""
+    for unit, factor in (("G", 1024 ** 3), ("M", 1024 ** 2), ("k", 1024)):
+        if count >= factor:
+            return f"{count / factor:.1f}{unit}"
+    return f"{count} bytes"
 
 
 def _kind(mode: int) -> str | None:
@@ -84,13 +84,13 @@ def _kind(mode: int) -> str | None:
 def _check_opened(info: os.stat_result, max_size: int) -> None:
     kind = _kind(info.st_mode)
     if kind:
-        raise _Skip(f"{kind}, not a file to scan")
+        raise Skipped(f"{kind}, not a file to scan")
     if info.st_size > max_size:
-        raise _Skip(f"{_size(info.st_size)}, over --max-size {_size(max_size)}")
+        raise Skipped(f"{_size(info.st_size)}, over --max-size {_size(max_size)}")
 
 
 def read_bounded(path: Path, max_size: int) -> str:
-    """The text of regular file ``path`` if it holds at most ``max_size`` bytes; raises _Skip
+    """The text of regular file ``path`` if it holds at most ``max_size`` bytes; raises Skipped
     otherwise. Never blocks on a FIFO: the type is checked before opening, and the open is
     non-blocking in case the file was swapped since."""
     _check_opened(os.stat(path), max_size)
@@ -107,7 +107,7 @@ def read_bounded(path: Path, max_size: int) -> str:
     finally:
         os.close(descriptor)
     if total > max_size:
-        raise _Skip(f"grew over --max-size {_size(max_size)} while read")
+        raise Skipped(f"grew over --max-size {_size(max_size)} while read")
     return b"".join(chunks).decode("utf-8")
 
 
@@ -152,7 +152,7 @@ def scan(paths: Sequence[Path], allow: Sequence[str] = (), max_size: int = DEFAU
                 for cell, finding in check_file(file, checker, read_bounded(file, max_size)):
                     report["findings"].append({"cell": cell, "line": finding.line, "rule": finding.rule,
                                                "message": finding.message, "hint": finding.hint})
-            except _Skip as skip:
+            except Skipped as skip:
                 report["skipped"] = str(skip)
             except Unscannable as err:
                 report["error"] = f"unscannable: {err}"

@@ -71,6 +71,7 @@ HF_FROM_PRETRAINED = Rule("hf-from-pretrained", "from_pretrained/from_preset/Sen
                           "download the model on a login node (hf download MODEL), then set HF_HUB_OFFLINE=1 or "
                           "pass a local path / local_files_only=True")
 
+
 def _from_pretrained(call: Call, ctx: Context) -> Hit | None:
     """``X.from_pretrained('org/name')`` for any X (transformers, diffusers, peft, timm, ...)."""
     if call.parts[-1] == "from_preset" and call.parts[0] not in ("keras_hub", "keras_nlp", "keras_cv", "?"):
@@ -91,6 +92,7 @@ TORCH_DATASET_DOWNLOAD = Rule("torch-dataset-download", "torchvision/torchaudio/
 TORCH_PRETRAINED_WEIGHTS = Rule("torch-pretrained-weights", "torchvision/timm/open_clip pretrained weights",
                                 "download the weights on a login node into $TORCH_HOME/hub/checkpoints (same file"
                                 " name), or load a local state_dict")
+
 
 def _torch(call: Call, ctx: Context) -> Hit | None:
     parts, last = call.parts, call.parts[-1]
@@ -128,6 +130,7 @@ KERAS_DATASET = Rule("keras-dataset", "keras/tf.keras datasets load_data()",
 KERAS_WEIGHTS = Rule("keras-weights", "keras.applications weights='imagenet', keras utils get_file",
                      "download the file on a login node into $KERAS_HOME/models, or pass "
                      "weights='/path/weights.h5'")
+
 
 def _keras(call: Call, ctx: Context) -> Hit | None:
     parts, last = call.parts, call.parts[-1]
@@ -168,6 +171,7 @@ SKLEARN_FETCH = Rule("sklearn-fetch", "sklearn.datasets.fetch_* and OpenML downl
                      "run the fetch once on a login node (same SCIKIT_LEARN_DATA / OPENML_CACHE_DIR), then pass "
                      "download_if_missing=False; load_* datasets ship with sklearn")
 
+
 def _sklearn(call: Call, ctx: Context) -> Hit | None:
     last = call.parts[-1]
     if call.parts[0] == "openml":
@@ -186,6 +190,7 @@ SPACY_DOWNLOAD = Rule("spacy-download", "spacy download / spacy.cli.download",
 NLP_DATA_DOWNLOAD = Rule("nlp-data-download", "stanza and gensim downloaders",
                          "download on a login node (STANZA_RESOURCES_DIR, GENSIM_DATA_DIR), then pass "
                          "download_method=None to stanza.Pipeline")
+
 
 def _nlp(call: Call, ctx: Context) -> Hit | None:
     top, last = call.parts[0], call.parts[-1]

@@ -51,6 +51,7 @@ def _exhaustion_as_unscannable() -> Iterator[None]:
     except (RecursionError, MemoryError) as error:
         raise Unscannable(f"too deeply nested for Python's parser ({type(error).__name__})") from None
 
+
 class Checker:
     """Checks cells and scripts; one instance per context, caching analyses by cell text."""
 

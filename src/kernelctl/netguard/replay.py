@@ -17,6 +17,7 @@ from .catalogue import RULES
 from .collect import Analysis, Bind, Import, Match
 from .rulebook import PLACEHOLDER, UNKNOWN, Call, Context
 
+
 @dataclass(frozen=True)
 class Finding:
     """One piece of code that needs the internet; ``line`` is 1-based within the cell or file."""
