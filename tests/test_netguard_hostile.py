@@ -329,3 +329,17 @@ def test_runtime_is_byte_compiled_by_the_env_python(tmp_path: Path) -> None:
                           check=True, timeout=60, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     assert f"code object from '{target / '__pycache__' / f'guard.{tag}.pyc'}'" in done.stderr
     assert done.stdout.strip() == str(target / "guard.py")
+
+
+def test_user_namespace_lookup_works_before_any_cell() -> None:
+    """The lookup the checker gets is whole even when asked for before the checker is loaded."""
+    import types
+    import urllib.request
+
+    from kernelctl.netguard.extension import Netguard
+    from kernelctl.netguard.rulebook import UNKNOWN
+
+    namespace = {"fetch": urllib.request.urlopen, "zz": types.ModuleType("requests"), "URL": "https://x.org/a"}
+    lookup = Netguard(types.SimpleNamespace(user_ns=namespace), "warn", HostPolicy())._lookup
+    assert [lookup(name) for name in ("fetch", "zz", "URL", "unbound")] == [
+        ("urllib.request.urlopen", UNKNOWN), ("requests", UNKNOWN), (None, "https://x.org/a"), (None, UNKNOWN)]

@@ -25,9 +25,6 @@ Stdlib only (IPython is used when importable; see :mod:`.transform`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from .call_index import may_match
 from .collect import Analysis, Collector
 from .partial import partial_code
@@ -44,12 +41,8 @@ class Unscannable(ValueError):
     3,000 nested lambdas): it cannot be checked, and Python cannot compile it either."""
 
 
-@contextmanager
-def _exhaustion_as_unscannable() -> Iterator[None]:
-    try:
-        yield
-    except (RecursionError, MemoryError) as error:
-        raise Unscannable(f"too deeply nested for Python's parser ({type(error).__name__})") from None
+def _unscannable(error: RecursionError | MemoryError) -> Unscannable:
+    return Unscannable(f"too deeply nested for Python's parser ({type(error).__name__})")
 
 
 class Checker:
@@ -66,7 +59,7 @@ class Checker:
     def analyze(self, source: str, transformed: str | None = None) -> Analysis:
         """Parse ``source`` (IPython syntax allowed) into events; ``transformed`` is IPython's
         own transformation of it when the caller already has one."""
-        with _exhaustion_as_unscannable():
+        try:
             key = (source, transformed)
             cached = self._cache.get(key)
             if cached is not None:
@@ -74,6 +67,8 @@ class Checker:
             analysis = self._collector.analyze(source, transformed)
             self._store(key, analysis)
             return analysis
+        except (RecursionError, MemoryError) as error:
+            raise _unscannable(error) from None
 
     def _store(self, key: tuple, analysis: Analysis) -> None:
         if len(self._cache) >= self._cache_size:
@@ -99,7 +94,7 @@ class Checker:
         nothing in a cell that does not parse; so the caller shows them only once it knows
         that the cell parses.
         """
-        with _exhaustion_as_unscannable():
+        try:
             scope = Scope(lookup=lookup)
             if transformed is None or (source, transformed) in self._cache:
                 return self.check(source, scope, transformed), True
@@ -116,10 +111,12 @@ class Checker:
                 self._store(key, analysis)
             findings = replay(analysis, scope, self.ctx, report=True)
             return findings, not findings
+        except (RecursionError, MemoryError) as error:
+            raise _unscannable(error) from None
 
     def check(self, source: str, scope: Scope | None = None, transformed: str | None = None) -> list[Finding]:
         """Findings for one cell or script, updating ``scope`` with the names it binds."""
-        with _exhaustion_as_unscannable():
+        try:
             scope = scope if scope is not None else Scope()
             analysis = self._cache.get((source, transformed))
             if analysis is None:  # else a re-run of a parsed cell: replaying is exact and as cheap
@@ -131,6 +128,8 @@ class Checker:
                 analysis = self.analyze(source, transformed)
             self._settle(scope)
             return replay(analysis, scope, self.ctx, report=True)
+        except (RecursionError, MemoryError) as error:
+            raise _unscannable(error) from None
 
     def _clean_words(self, source: str, transformed: str | None, scope: Scope) -> set[str] | None:
         """The pre-filter: None if the cell may have a finding; otherwise the names that the

@@ -32,6 +32,7 @@ import os
 import re
 import sys
 import types
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import guard
@@ -53,10 +54,9 @@ class Netguard:
         self.shell = shell
         self.mode = mode
         self.policy = policy
+        # Made at the first cell (see _load_checker).
         self._checker: Checker | None = None
-        # Set with the checker: what _lookup compares with (see _load_checker).
-        self._watched_tops: frozenset[str] = frozenset()
-        self._unknown: object = None
+        self._ns_lookup: Callable[[str], tuple[str | None, object]] | None = None
         self._unscannable: tuple[type[Exception], ...] = ()
         self._running: list[Any] = []  # ExecutionInfo of the cells being run, outermost first
         self._reported: set[str] = set()  # rule ids already printed for the current cell
@@ -80,7 +80,8 @@ class Netguard:
         from .checker import Checker, Unscannable
         from .rulebook import UNKNOWN, Context
 
-        self._watched_tops, self._unknown, self._unscannable = WATCHED_TOPS, UNKNOWN, (Unscannable,)
+        self._ns_lookup = _user_ns_lookup(self.shell, WATCHED_TOPS, UNKNOWN)
+        self._unscannable = (Unscannable,)
         self._checker = Checker(Context(policy=self.policy, env=os.environ))
 
     # -- lifecycle
@@ -175,23 +176,12 @@ class Netguard:
             guard.GUARD.fail(error)
 
     # -- names from earlier cells
-    def _lookup(self, name: str) -> tuple[str | None, object]:
-        """What ``name`` in the user namespace stands for, for the checker's resolver."""
-        namespace = self.shell.user_ns
-        if name not in namespace:
-            return None, self._unknown
-        value = namespace[name]
-        if isinstance(value, _CONSTANT_TYPES):
-            return None, value
-        if isinstance(value, types.ModuleType):
-            dotted = value.__name__
-        elif isinstance(value, _CALLABLE_TYPES):
-            module = getattr(value, "__module__", None) or ""
-            dotted = f"{module}.{getattr(value, '__qualname__', None) or getattr(value, '__name__', '')}"
-        else:
-            kind = type(value)
-            dotted = f"{kind.__module__}.{kind.__qualname__}()"
-        return (dotted if dotted.split(".", 1)[0] in self._watched_tops else None), self._unknown
+    @property
+    def _lookup(self) -> Callable[[str], tuple[str | None, object]]:
+        """What a name in the user namespace stands for, for the checker's resolver."""
+        if self._ns_lookup is None:
+            self._load_checker()
+        return self._ns_lookup  # type: ignore[return-value]
 
     # -- IPython's parse of the cell
     def _parser_wrapped(self) -> bool:
@@ -266,6 +256,31 @@ class Netguard:
             return
         if hits and guard.GUARD.mode == "block":
             raise guard.NetworkBlockedError(f"shell command ({hits[0][2]})")
+
+
+def _user_ns_lookup(shell: Any, watched_tops: frozenset[str],
+                    unknown: object) -> Callable[[str], tuple[str | None, object]]:
+    """The resolver's lookup of names in ``shell.user_ns``: the dotted name a module, callable
+    or instance stands for when it is a watched one, and the value of a plain constant (else
+    ``unknown``). A closure over the rule tables, so the checker can call it per name cheaply."""
+    def lookup(name: str) -> tuple[str | None, object]:
+        namespace = shell.user_ns
+        if name not in namespace:
+            return None, unknown
+        value = namespace[name]
+        if isinstance(value, _CONSTANT_TYPES):
+            return None, value
+        if isinstance(value, types.ModuleType):
+            dotted = value.__name__
+        elif isinstance(value, _CALLABLE_TYPES):
+            module = getattr(value, "__module__", None) or ""
+            dotted = f"{module}.{getattr(value, '__qualname__', None) or getattr(value, '__name__', '')}"
+        else:
+            kind = type(value)
+            dotted = f"{kind.__module__}.{kind.__qualname__}()"
+        return (dotted if dotted.split(".", 1)[0] in watched_tops else None), unknown
+
+    return lookup
 
 
 class _Refuser:

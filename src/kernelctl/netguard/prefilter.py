@@ -8,7 +8,6 @@ looks at a cell's words (see :meth:`.checker.Checker.check`).
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from .transform import CHECKED_MAGICS, PYTHON_MAGICS
 
@@ -66,6 +65,8 @@ def words(code: str) -> set[str]:
     """Every name in ``code`` as Python reads it (NFKC-normalized), among other words: numbers,
     the words of strings and comments, runs of non-ASCII characters."""
     if not code.isascii():
+        import unicodedata  # a C extension kernels do not load otherwise: only for non-ASCII cells
+
         code = unicodedata.normalize("NFKC", code)
     encoded = code.encode("utf-8", "surrogatepass").translate(_NOT_NAME_BYTES)
     return set(encoded.decode("utf-8", "surrogatepass").split())
