@@ -15,16 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kernelctl.wheelhouse.check import diagnose
+from kernelctl.wheelhouse.check import JOINT_ROUNDS
+from kernelctl.wheelhouse.diagnosis import Verdict, diagnose, unreachable
 from kernelctl.wheelhouse.index import WheelhouseIndex
 from kernelctl.wheelhouse.resolver import (
     Candidate,
     Requirement,
+    Resolved,
     ResolutionImpossible,
     ResolutionTooDeep,
     WheelhouseProvider,
     resolve,
 )
+from kernelctl.wheelhouse.reachability import Reachability
 from kernelctl.wheelhouse.targets import Target
 
 #: Matrix cell values.
@@ -32,12 +35,28 @@ CELL_OK, CELL_BROKEN, CELL_DUMMY, CELL_NONE, CELL_UNREADABLE = "ok", "broken", "
 
 
 def _newest(provider: WheelhouseProvider, project: str) -> Candidate | None:
-    return provider.first_candidate(project, [Requirement(project, (), provider.specifier(""), project)])
+    """The newest installable version, whether or not its closure is (no ``keep``)."""
+    any_version = Requirement(project, (), provider.specifier(""), project)
+    return next(provider.candidates(project, (), [any_version]), None)
+
+
+def _resolve_alone(provider: WheelhouseProvider, reach: Reachability, cand: Candidate, req: Requirement
+                   ) -> tuple[Resolved | None, Verdict | None]:
+    """``(resolution, None)`` for ``req`` pinning ``cand``, or ``(None, why not)``."""
+    if not reach.viable(cand):
+        return None, unreachable(reach, req)
+    solo = provider.fork()
+    try:
+        return resolve(solo, [req], max_rounds=JOINT_ROUNDS), None
+    except (ResolutionImpossible, ResolutionTooDeep) as err:
+        return None, diagnose(solo, err)
 
 
 def audit_target(index: WheelhouseIndex, target: Target, projects: Sequence[str]) -> dict[str, dict]:
     """``{project: {"status", "version", "reason"}}`` for one target."""
     provider = WheelhouseProvider(index, target)
+    reach = Reachability(provider)
+    provider.keep = reach.viable
     newest: dict[str, Candidate | None] = {p: _newest(provider, p) for p in projects}
     cells: dict[str, dict] = {}
     for project in projects:
@@ -55,11 +74,9 @@ def audit_target(index: WheelhouseIndex, target: Target, projects: Sequence[str]
             continue
         req = Requirement(project, (), provider.specifier(""), f"{cand.name}=={cand.version_text}", cand.name,
                           exact=cand.version)
-        solo = provider.fork()
-        try:
-            resolved = resolve(solo, [req])
-        except (ResolutionImpossible, ResolutionTooDeep) as err:
-            status, reason, extra = diagnose(solo, err)
+        resolved, verdict = _resolve_alone(provider, reach, cand, req)
+        if verdict is not None:
+            status, reason, extra = verdict
             cell = {"status": CELL_DUMMY if status == "dummy" else CELL_BROKEN, "version": cand.version_text,
                     "reason": f"{status}: {reason}"}
             if "missing" in extra:

@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from resolvelib import AbstractProvider, BaseReporter
@@ -142,6 +142,9 @@ class WheelhouseProvider(AbstractProvider):
         self._specs: dict[str, Any] = {}
         self._markers: dict[tuple[str, str], bool] = {}
         self._requires_python: dict[str, bool] = {}
+        #: When set, the resolver is offered only the candidates it keeps (see
+        #: :mod:`kernelctl.wheelhouse.reachability`).
+        self.keep: Callable[[Candidate], bool] | None = None
 
     # -- building blocks -------------------------------------------------------------
 
@@ -251,11 +254,13 @@ class WheelhouseProvider(AbstractProvider):
         return found
 
     def candidates(self, project: str, extras: tuple[str, ...], reqs: Sequence[Requirement],
-                   bad: frozenset[int] = frozenset()) -> Iterator[Candidate]:
-        """The candidates every one of ``reqs`` accepts, best first, skipping ids in ``bad``."""
+                   bad: frozenset[int] = frozenset(), keep: Callable[[Candidate], bool] | None = None
+                   ) -> Iterator[Candidate]:
+        """The candidates every one of ``reqs`` accepts, best first, skipping ids in ``bad``
+        and, with ``keep``, those it refuses."""
         for version in self.allowed_versions(project, reqs):
             cand = self.candidate(project, extras, version)
-            if cand is not None and id(cand) not in bad:
+            if cand is not None and id(cand) not in bad and (keep is None or keep(cand)):
                 yield cand
 
     def first_candidate(self, identifier: str, reqs: Sequence[Requirement]) -> Candidate | None:
@@ -271,7 +276,7 @@ class WheelhouseProvider(AbstractProvider):
             return self._first[key]
         except KeyError:
             req = reqs[0]
-            found = self._first[key] = next(self.candidates(req.project, req.extras, reqs), None)
+            found = self._first[key] = next(self.candidates(req.project, req.extras, reqs, keep=self.keep), None)
             return found
 
     # -- resolvelib protocol ---------------------------------------------------------
@@ -305,15 +310,20 @@ class WheelhouseProvider(AbstractProvider):
         bad = frozenset(id(c) for c in incompatibilities)
         project, _, extras = identifier.partition("[")
         extras_t = tuple(extras.rstrip("]").split(",")) if extras else ()
-        return functools.partial(self.candidates, project, extras_t, reqs, bad)
+        return functools.partial(self.candidates, project, extras_t, reqs, bad, self.keep)
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         return _accepts(requirement, candidate.version)
 
-    def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+    def dependencies(self, candidate: Candidate) -> list[Requirement]:
+        """What ``candidate`` requires on the target (markers evaluated), read once."""
         deps = candidate.deps
         if deps is None:
             deps = candidate.deps = self._dependencies(candidate)
+        return deps
+
+    def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        deps = self.dependencies(candidate)
         depth = self.depth.get(candidate.identifier, 0) + 1
         for req in deps:
             if self.depth.get(req.identifier, depth + 1) > depth:
@@ -347,7 +357,7 @@ class WheelhouseProvider(AbstractProvider):
     def fork(self) -> "WheelhouseProvider":
         """A provider for another resolution on the same target, sharing every cache."""
         other = WheelhouseProvider(self.index, self.target)
-        for name in ("_versions", "_candidates", "_first", "_specs", "_markers", "_requires_python"):
+        for name in ("_versions", "_candidates", "_first", "_specs", "_markers", "_requires_python", "keep"):
             setattr(other, name, getattr(self, name))
         other.unknown_extras = self.unknown_extras
         return other
