@@ -325,23 +325,28 @@ def _archive(path: Path, how: str) -> Path:
                                  "prepended", "bad-crc", "truncated"])
 def test_wheel_zip_reader_agrees_with_zipfile(tmp_path: Path, how: str) -> None:
     """The fast reader returns what zipfile returns, or leaves the archive to zipfile."""
-    from kernelctl.wheelhouse.wheelzip import Unsupported, read_member
+    from kernelctl.wheelhouse.metadata_cache import METADATA_LIMIT
+    from kernelctl.wheelhouse.wheelzip import Unsupported, open_regular, read_member, read_member_zipfile
 
     path = _archive(tmp_path / "pkg-1.0-py3-none-any.whl", how)
 
     def choose(names):
         return next((n for n in names if n.endswith(".dist-info/METADATA")), None)
 
+    fd = open_regular(path)
     try:
-        expected = metadata_cache._read_with_zipfile(path, choose)
-    except ValueError:
-        expected = None  # zipfile cannot read it: the fast reader must not either
-    try:
-        got = read_member(path, choose)
-    except Unsupported:
-        assert how not in ("stored", "deflated", "big", "descriptor", "utf8")  # what wheels are
-    else:
-        assert expected is not None and got == expected
+        try:
+            expected = read_member_zipfile(fd, choose, METADATA_LIMIT)
+        except ValueError:
+            expected = None  # zipfile cannot read it: the fast reader must not either
+        try:
+            got = read_member(fd, choose, METADATA_LIMIT)
+        except Unsupported:
+            assert how not in ("stored", "deflated", "big", "descriptor", "utf8")  # what wheels are
+        else:
+            assert expected is not None and got == expected
+    finally:
+        os.close(fd)
     assert (metadata_cache.read_metadata(path, "pkg").error is None) == (expected is not None)
 
 

@@ -2,7 +2,7 @@
 
 Each scenario builds a small wheelhouse of real wheels, then runs both
 ``pip install --dry-run --no-index --find-links ... --ignore-installed --report`` and
-:func:`check_requirements` for the same target, and compares the verdict (installable or
+:func:`check_wheelhouse` for the same target, and compares the verdict (installable or
 not) and, when installable, the exact set of distributions and versions.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from wheelfactory import build_wheelhouse
 
-from kernelctl.commands.wheelhouse_check import check_requirements
+from kernelctl.commands.wheelhouse_check import check_wheelhouse
 from kernelctl.wheelhouse.filenames import normalize
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -204,7 +204,7 @@ def test_check_agrees_with_pip(scenario: str, python: str, platform: str | None,
     decide = pip_download_decision if scenario in DOWNLOAD_REFERENCE and python != PY else pip_decision
     pip_ok, pip_installs, pip_err = decide(dirs, reqs, python, platform, tmp_path)
 
-    report = check_requirements(reqs, pythons=[python], platforms=[platform] if platform else None, wheelhouse=dirs)
+    report = check_wheelhouse(reqs, pythons=[python], platforms=[platform] if platform else None, wheelhouse=dirs)
     target = report["targets"][0]
     ours = {(normalize(i["name"]), i["version"]) for i in target["install"]}
     assert target["covered"] == pip_ok, (target["requirements"], pip_err)

@@ -33,9 +33,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kernelctl.wheelhouse.filenames import normalize, project_of
-from kernelctl.wheelhouse.wheelzip import Unsupported, read_member
+from kernelctl.wheelhouse.wheelzip import (
+    TooLarge,
+    Unsupported,
+    file_kind,
+    open_regular,
+    read_member,
+    read_member_zipfile,
+)
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 #: A directory modified this recently (seconds) may still be changing: do not trust its listing.
 SETTLE_SECONDS = 2.0
 
@@ -133,31 +140,49 @@ def _find_metadata(names: list[str], project: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+#: The most a METADATA file may inflate to (real ones are kilobytes; a long description
+#: embedded rarely passes 1 MiB). A bigger one makes the wheel unusable, not the run slow.
+METADATA_LIMIT = 16 * 1024 * 1024
+
+
+def _unusable(error: str) -> WheelMetadata:
+    return WheelMetadata(error, "", "", None, (), ())
+
+
 def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
     """Read ``*.dist-info/METADATA`` from the wheel at ``path``; never raises for a bad wheel.
 
     ``project`` (normalised) picks the right ``.dist-info`` if a wheel holds several.
-    Problems (not a zip, no METADATA, an invalid ``Requires-Dist``) come back in ``error``.
+    Problems (not a regular file, not a zip, no METADATA, a METADATA past
+    :data:`METADATA_LIMIT`, an invalid ``Requires-Dist``) come back in ``error``, one line.
     """
     def choose(names: list[str]) -> str | None:
         return _find_metadata(names, project)
 
     try:
+        fd = open_regular(path)
         try:
-            raw = read_member(path, choose)
-        except Unsupported:
-            raw = _read_with_zipfile(path, choose)
+            try:
+                raw = read_member(fd, choose, METADATA_LIMIT)
+            except Unsupported:
+                raw = read_member_zipfile(fd, choose, METADATA_LIMIT)
+        finally:
+            os.close(fd)
+    except TooLarge as err:
+        return _unusable(f"METADATA {err}: not read (a decompression bomb?)")
+    except MemoryError:
+        return _unusable("out of memory reading METADATA")
     except (OSError, ValueError) as err:
-        return WheelMetadata(f"cannot read the wheel: {err}", "", "", None, (), ())
+        return _unusable(f"cannot read the wheel: {' '.join(str(err).split())}")
     if raw is None:
-        return WheelMetadata("no .dist-info/METADATA in the wheel", "", "", None, (), ())
+        return _unusable("no .dist-info/METADATA in the wheel")
     headers = _headers(raw.decode("utf-8", errors="replace"))
     deps = []
     for line in headers.get("requires-dist", []):
         try:
             deps.append(_dependency(line))
         except Exception as err:  # packaging.requirements.InvalidRequirement and friends
-            return WheelMetadata(f"invalid Requires-Dist {line!r}: {err}", "", "", None, (), ())
+            return _unusable(f"invalid Requires-Dist {line!r}: {' '.join(str(err).split())}")
     requires_python = (headers.get("requires-python") or [None])[0] or None
     if requires_python is not None:
         from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -165,7 +190,7 @@ def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
         try:
             SpecifierSet(requires_python)
         except InvalidSpecifier:
-            return WheelMetadata(f"invalid Requires-Python {requires_python!r}", "", "", None, (), ())
+            return _unusable(f"invalid Requires-Python {requires_python!r}")
     return WheelMetadata(
         None,
         (headers.get("name") or [""])[0],
@@ -174,19 +199,6 @@ def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
         tuple(normalize(e) for e in headers.get("provides-extra", [])),
         tuple(deps),
     )
-
-
-def _read_with_zipfile(path: str | os.PathLike[str], choose: Callable[[list[str]], str | None]) -> bytes | None:
-    """:func:`~kernelctl.wheelhouse.wheelzip.read_member` done by :mod:`zipfile`, for the
-    archives that reads no faster; zipfile's errors come out as :class:`ValueError`."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as zf:
-            member = choose(zf.namelist())
-            return None if member is None else zf.read(member)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, EOFError) as err:
-        raise ValueError(err) from None
 
 
 _FIELD, _RECORD = "\x1f", "\x1e"
@@ -207,6 +219,37 @@ def _unpack_deps(blob: str) -> tuple[Dependency, ...]:
     return tuple(out)
 
 
+#: The shape of a wheel file name: five or six non-empty ``-``-separated fields.
+_WHEEL_SHAPE = re.compile(r"[^-]+(?:-[^-]+){4,5}\.whl")
+
+
+def _unusable_entry(entry: os.DirEntry) -> tuple[str, str] | None:
+    """``(kind, why)`` when a ``*.whl`` directory entry cannot be a wheel, else None.
+
+    Judged from the listing alone (no file is opened): a name with control characters or
+    bytes that are not UTF-8, or not shaped as a wheel name, is ``misnamed``; a FIFO,
+    directory, device or dangling symbolic link is ``not-a-file``.
+    """
+    name = entry.name
+    if not name.isprintable():
+        return "misnamed", "a file name with control characters (a newline?)"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "misnamed", "a file name that is not UTF-8"
+    if not _WHEEL_SHAPE.fullmatch(name):
+        return "misnamed", "not a wheel file name (NAME-VERSION[-BUILD]-PYTHON-ABI-PLATFORM.whl)"
+    try:
+        if entry.is_file():
+            return None
+        mode = entry.stat().st_mode
+    except FileNotFoundError:
+        return "not-a-file", "a dangling symbolic link"
+    except OSError as err:
+        return "not-a-file", f"cannot stat it: {err.strerror or err}"
+    return "not-a-file", f"not a regular file but a {file_kind(mode)}"
+
+
 class DirCache:
     """The persistent cache of one wheelhouse directory (see the module docstring).
 
@@ -223,7 +266,10 @@ class DirCache:
             digest = zlib.crc32(os.path.abspath(self.directory).encode())
             base = os.path.basename(self.directory.rstrip("/")) or "root"
             self.file = root / "wheelhouse" / f"{base}-{digest:08x}.marshal"
-        self.listing: tuple[int, dict[str, str]] | None = None
+        self.listing: tuple[int, dict[str, str], tuple] | None = None
+        #: ``(file name, kind, why)`` of the ``*.whl`` entries that cannot be wheels
+        #: (:func:`_unusable_entry`), known once :meth:`groups` ran
+        self.unusable: tuple[tuple[str, str, str], ...] = ()
         #: project -> (its listing blob when parsed, the parsed releases as a marshal blob)
         self.parsed: dict[str, tuple[str, bytes]] = {}
         self.meta: dict[str, tuple] = {}
@@ -234,15 +280,16 @@ class DirCache:
         if self.file is None:
             return
         try:
-            with open(self.file, "rb") as fh:
+            with os.fdopen(open_regular(self.file), "rb") as fh:  # a FIFO in its place does not block
                 data = marshal.loads(fh.read())  # marshal.load(fh) reads piecemeal, several times slower
-        except (OSError, EOFError, ValueError, TypeError):
+        except (OSError, EOFError, ValueError, TypeError, MemoryError):
             return
         if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("dir") != self.directory:
             return
-        self.listing = data.get("listing")
-        self.parsed = data.get("parsed") or {}
-        self.meta = data.get("meta") or {}
+        listing, parsed, meta = data.get("listing"), data.get("parsed"), data.get("meta")
+        if (listing is None or (isinstance(listing, tuple) and len(listing) == 3)) and isinstance(parsed, dict) \
+                and isinstance(meta, dict):
+            self.listing, self.parsed, self.meta = listing, parsed, meta
 
     def groups(self) -> dict[str, str]:
         """The directory's ``*.whl`` file names by normalised project, newline-joined and sorted."""
@@ -251,17 +298,18 @@ class DirCache:
         except OSError:
             return {}
         if self.listing is not None and self.listing[0] == mtime:
+            self.unusable = self.listing[2]
             return self.listing[1]
         lists: dict[str, list[str]] = {}
         projects: dict[str, str] = {}  # a file name's first field -> its project (a project has many files)
+        unusable: list[tuple[str, str, str]] = []
         with os.scandir(self.directory) as entries:
             for entry in entries:
                 name = entry.name
                 if name.endswith(".whl") and not name.startswith("."):
-                    try:
-                        if not entry.is_file():
-                            continue
-                    except OSError:
+                    problem = _unusable_entry(entry)
+                    if problem is not None:
+                        unusable.append((name, *problem))
                         continue
                     first = name.partition("-")[0]
                     project = projects.get(first)
@@ -275,7 +323,8 @@ class DirCache:
         for stale in [p for p, (blob, _) in self.parsed.items() if groups.get(p) != blob]:
             del self.parsed[stale]
         settled = time.time() - mtime / 1e9 > SETTLE_SECONDS
-        self.listing = (mtime, groups) if settled else None
+        self.unusable = tuple(sorted(unusable))
+        self.listing = (mtime, groups, self.unusable) if settled else None
         self.dirty = True
         return groups
 
