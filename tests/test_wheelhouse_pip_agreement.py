@@ -133,6 +133,57 @@ SCENARIOS: dict[str, tuple[list[list[dict]], list[str], list[tuple[str, str | No
          [{"name": "lib", "version": "1.9"}, {"name": "lib", "version": "2.0rc1"}]],
         ["lib", "only-pre"], [(PY, None)],
     ),
+    # Sets that install only by backing off to older versions (the newest lack a wheel for
+    # the target, or a dependency somewhere down), found as pip finds them.
+    "backoff-newest-lacks-a-wheel-for-the-target": (
+        [[{"name": "app", "version": "2.0", "requires": ["fast>=2"]},
+          {"name": "app", "version": "1.0", "requires": ["fast"]},
+          {"name": "fast", "version": "2.0", "tag": f"{OTHER_CP}-{OTHER_CP}-linux_x86_64"},
+          {"name": "fast", "version": "1.0"}]],
+        ["app"], [(PY, None), (OTHER_PY, "linux_x86_64")],
+    ),
+    "backoff-past-a-dead-end-two-levels-down": (
+        [[{"name": "a", "version": "3.0", "requires": ["b>=2"]},
+          {"name": "a", "version": "2.0", "requires": ["b"]},
+          {"name": "b", "version": "2.0", "requires": ["c>=1"]},
+          {"name": "b", "version": "1.0"}]],
+        ["a"], [(PY, None)],
+    ),
+    "backoff-several-roots-sharing-a-dependency": (
+        [[{"name": "x", "version": "2.0", "requires": ["core>=2"]},
+          {"name": "x", "version": "1.0", "requires": ["core>=1.5"]},
+          {"name": "y", "version": "3.0", "requires": ["core<1.5"]},
+          {"name": "y", "version": "2.0", "requires": ["core"]},
+          {"name": "core", "version": "2.0", "tag": f"{OTHER_CP}-{OTHER_CP}-linux_x86_64"},
+          {"name": "core", "version": "1.5"}, {"name": "core", "version": "1.0"}]],
+        ["x", "y"], [(PY, None)],
+    ),
+    "backoff-and-an-unreachable-requirement": (
+        [[{"name": "app", "version": "2.0", "requires": ["gone"]},
+          {"name": "app", "version": "1.0"},
+          {"name": "dead", "version": "1.0", "requires": ["gone"]}]],
+        ["app", "dead"], [(PY, None)],
+    ),
+    # A wheel whose METADATA disagrees with its file name: pip discards it.
+    "metadata-name-differs-from-file-name": (
+        [[{"name": "other", "version": "1.0", "file_as": ("good", "1.0")},
+          {"name": "good", "version": "0.9"}]],
+        ["good"], [(PY, None)],
+    ),
+    "dist-info-of-a-longer-name": (  # passes pip's prefix test, then is discarded
+        [[{"name": "goodbye", "version": "1.0", "file_as": ("good", "1.0")}],
+         [{"name": "good", "version": "0.9"}]],
+        ["good"], [(PY, None)],
+    ),
+    "unreadable-newest-wheel-stops-pip": (
+        [[{"name": "good", "version": "1.0", "requires": ["dep"]},
+          {"name": "dep", "version": "2.0", "corrupt": True}, {"name": "dep", "version": "1.0"}]],
+        ["good"], [(PY, None)],
+    ),
+    "metadata-version-differs-from-file-name": (
+        [[{"name": "lib", "version": "1.0", "file_as": ("lib", "2.0")}]],
+        ["lib"], [(PY, None)],
+    ),
     "dummy-wheel": (
         [[{"name": "mpi4py", "version": "3.1.4+dummy.computecanada",
            "requires": ["mpi4py-noinstall==9999+dummy.computecanada"]}]],

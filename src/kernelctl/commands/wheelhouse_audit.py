@@ -50,7 +50,8 @@ def audit_wheelhouse(
 def render(report: dict) -> str:
     """The human-readable form of an audit report."""
     from kernelctl.output import format_table
-    from kernelctl.wheelhouse.index import PROBLEM_KINDS, printable
+    from kernelctl.wheelhouse.filenames import printable
+    from kernelctl.wheelhouse.index import PROBLEM_KINDS
 
     out = [f"{report['summary']['projects']} projects, {report['summary']['wheels']} wheels; "
            f"Python {', '.join(report['pythons'])}: {'OK' if report['ok'] else 'problems found'}", ""]

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 from kernelctl.wheelhouse.check import JOINT_ROUNDS
 from kernelctl.wheelhouse.diagnosis import Verdict, diagnose, unreachable
-from kernelctl.wheelhouse.index import PROBLEM_KINDS, WheelhouseIndex, printable
+from kernelctl.wheelhouse.filenames import printable
+from kernelctl.wheelhouse.index import PROBLEM_KINDS, WheelhouseIndex
 from kernelctl.wheelhouse.resolver import (
     Candidate,
     Requirement,

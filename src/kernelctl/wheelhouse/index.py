@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, normalize, parse_release
+from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, normalize, parse_release, printable
 from kernelctl.wheelhouse.metadata_cache import DirCache, WheelMetadata, cache_root
 
 _VERSIONS: dict = {}
@@ -93,13 +93,6 @@ class Problem(NamedTuple):
 #: dangling link; ``unreadable``: the archive or its METADATA cannot be read;
 #: ``inconsistent``: METADATA names another project or version than the file name.
 PROBLEM_KINDS = ("misnamed", "not-a-file", "unreadable", "inconsistent")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters and undecodable bytes escaped (``\\n``, ``\\udcff``)."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class Wheel:
@@ -255,6 +248,12 @@ class WheelhouseIndex:
             self._problems.setdefault(wheel.path, Problem(kind, wheel.path, meta.error))
         return meta
 
+    def discarded(self, wheel: Wheel) -> bool:
+        """Whether pip would discard ``wheel`` and go on (its METADATA disagrees with its file
+        name), rather than stop on it (see :meth:`metadata`)."""
+        problem = self._problems.get(wheel.path)
+        return problem is not None and problem.kind == "inconsistent"
+
     def save(self) -> None:
         """Persist what was learned into the per-directory caches."""
         for dcache in self._caches:
@@ -262,12 +261,13 @@ class WheelhouseIndex:
 
 
 def inconsistency(wheel: Wheel, meta: WheelMetadata) -> str | None:
-    """Why pip refuses a wheel whose METADATA ``Name``/``Version`` differ from its file
-    name's (as PEP 503 names and PEP 440 versions), or None when they agree."""
+    """Why pip discards a wheel whose name (its ``.dist-info``'s, see
+    :attr:`WheelMetadata.name`) or METADATA ``Version`` differ from its file name's (as
+    PEP 503 names and PEP 440 versions), or None when they agree."""
     from packaging.version import InvalidVersion
 
     if normalize(meta.name) != wheel.project:
-        return (f"METADATA says Name: {printable(meta.name) or '(none)'}, the file name says {wheel.name}: "
+        return (f"its .dist-info names the project {printable(meta.name)}, the file name says {wheel.name}: "
                 "pip discards this wheel (inconsistent name)")
     try:
         same = version_of(meta.version) == wheel.version

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-from kernelctl.wheelhouse.filenames import normalize, project_of
+from kernelctl.wheelhouse.filenames import normalize, printable
 from kernelctl.wheelhouse.wheelzip import (
     TooLarge,
     Unsupported,
@@ -62,6 +62,8 @@ class WheelMetadata(NamedTuple):
     """What resolution needs from a wheel's METADATA; ``error`` set when it could not be read."""
 
     error: str | None
+    #: the project as pip names an unpacked wheel: its ``.dist-info`` directory's first
+    #: field (pip compares that, not METADATA's ``Name``, with the file name)
     name: str
     version: str
     requires_python: str | None
@@ -132,12 +134,24 @@ def _dependency(text: str) -> Dependency:
                       str(req.specifier), str(req.marker) if req.marker is not None else None)
 
 
-def _find_metadata(names: list[str], project: str) -> str | None:
-    found = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-    for name in found:
-        if project_of(name.split("/")[0].rsplit("-", 1)[0] + "-") == project:
-            return name
-    return found[0] if len(found) == 1 else None
+class _NotAWheel(ValueError):
+    """The archive is not laid out as a wheel (pip's "unsupported wheel")."""
+
+
+def _find_metadata(names: list[str], project: str) -> str:
+    """The ``.dist-info/METADATA`` member, checked as pip checks it: exactly one
+    ``.dist-info`` directory, named after the project (:class:`_NotAWheel` otherwise)."""
+    dirs = sorted({n.split("/", 1)[0] for n in names if n.split("/", 1)[0].endswith(".dist-info")})
+    if not dirs:
+        raise _NotAWheel(".dist-info directory not found")
+    if len(dirs) > 1:
+        raise _NotAWheel(f"multiple .dist-info directories found: {', '.join(dirs)}")
+    if not normalize(dirs[0]).startswith(project):
+        raise _NotAWheel(f".dist-info directory {dirs[0]!r} does not start with {project!r}")
+    member = f"{dirs[0]}/METADATA"
+    if member not in names:
+        raise _NotAWheel(f"no {member} in the wheel")
+    return member
 
 
 #: The most a METADATA file may inflate to (real ones are kilobytes; a long description
@@ -152,12 +166,17 @@ def _unusable(error: str) -> WheelMetadata:
 def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
     """Read ``*.dist-info/METADATA`` from the wheel at ``path``; never raises for a bad wheel.
 
-    ``project`` (normalised) picks the right ``.dist-info`` if a wheel holds several.
-    Problems (not a regular file, not a zip, no METADATA, a METADATA past
+    ``project`` (normalised) is the project the file name says, which the ``.dist-info``
+    directory must start with (as pip checks). Problems (not a regular file, not a zip, not
+    laid out as a wheel, a METADATA past
     :data:`METADATA_LIMIT`, an invalid ``Requires-Dist``) come back in ``error``, one line.
     """
-    def choose(names: list[str]) -> str | None:
-        return _find_metadata(names, project)
+    choose_member = ""
+
+    def choose(names: list[str]) -> str:
+        nonlocal choose_member
+        choose_member = _find_metadata(names, project)
+        return choose_member
 
     try:
         fd = open_regular(path)
@@ -170,12 +189,13 @@ def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
             os.close(fd)
     except TooLarge as err:
         return _unusable(f"METADATA {err}: not read (a decompression bomb?)")
+    except _NotAWheel as err:
+        return _unusable(f"not a valid wheel: {printable(str(err))}")
     except MemoryError:
         return _unusable("out of memory reading METADATA")
     except (OSError, ValueError) as err:
         return _unusable(f"cannot read the wheel: {' '.join(str(err).split())}")
-    if raw is None:
-        return _unusable("no .dist-info/METADATA in the wheel")
+    dist_info = choose_member.split("/", 1)[0]
     headers = _headers(raw.decode("utf-8", errors="replace"))
     deps = []
     for line in headers.get("requires-dist", []):
@@ -193,7 +213,7 @@ def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
             return _unusable(f"invalid Requires-Python {requires_python!r}")
     return WheelMetadata(
         None,
-        (headers.get("name") or [""])[0],
+        dist_info[: -len(".dist-info")].split("-", 1)[0],
         (headers.get("version") or [""])[0],
         requires_python,
         tuple(normalize(e) for e in headers.get("provides-extra", [])),

@@ -10,7 +10,10 @@
 * the requirements on a project are combined, and pre-releases are considered only when
   they name one or when nothing else matches (:meth:`packaging.specifiers.SpecifierSet.filter`);
 * a version whose preferred wheel has a ``Requires-Python`` excluding the target is
-  dropped, and a wheel that cannot be read is skipped for the next one of the same version;
+  dropped; a wheel whose METADATA names another project or version is discarded for the
+  next one of the same version; a wheel that cannot be read as one (not a zip, no or
+  several ``.dist-info``, METADATA past the size limit) ends the candidates there, as pip
+  stops with "is invalid" when it reaches one;
 * ``name[extra]`` is its own identifier, pinned to the same version as ``name``; extras a
   wheel does not declare in ``Provides-Extra`` are ignored (pip warns and goes on);
 * markers are evaluated for the target.
@@ -55,6 +58,10 @@ __all__ = [
 ]
 
 MAX_ROUNDS = 200_000
+
+#: What :meth:`WheelhouseProvider.candidate` returns for a version whose preferred wheel
+#: is unreadable: pip stops with an error on it, so it ends the candidates of a requirement.
+INVALID = object()
 
 #: A version of a project that has wheels for the target: ``(version, is_prerelease,
 #: wheels)``, ``version`` being the normalised version string and ``wheels`` the
@@ -233,8 +240,9 @@ class WheelhouseProvider(AbstractProvider):
         # them one by one, as far as the caller looks.
         return (entry for entry in versions if specifier.contains(version_of(entry[0])))
 
-    def candidate(self, project: str, extras: tuple[str, ...], version: Available) -> Candidate | None:
-        """The candidate for one version, or None when no wheel of it is usable here."""
+    def candidate(self, project: str, extras: tuple[str, ...], version: Available) -> Candidate | None | object:
+        """The candidate for one version, None when no wheel of it is usable here, or
+        :data:`INVALID` when its preferred wheel is one pip stops at."""
         text, _, wheels = version
         key = (identifier_of(project, extras), text)
         try:
@@ -246,7 +254,10 @@ class WheelhouseProvider(AbstractProvider):
             wheel = self.index.wheel(dir_index, file, project)
             meta = self.index.metadata(wheel)
             if meta.error is not None:
-                continue  # pip skips an invalid wheel and tries the next one of that version
+                if self.index.discarded(wheel):
+                    continue  # pip discards it and tries the next wheel of that version
+                found = INVALID  # pip fails on a wheel it cannot open as one ("is invalid")
+                break
             if self.python_ok(meta.requires_python):
                 found = Candidate(project, extras, text, wheel)
             break  # like pip: the version's preferred wheel decides
@@ -260,6 +271,8 @@ class WheelhouseProvider(AbstractProvider):
         and, with ``keep``, those it refuses."""
         for version in self.allowed_versions(project, reqs):
             cand = self.candidate(project, extras, version)
+            if cand is INVALID:
+                return  # pip stops there: no older version is reached through it
             if cand is not None and id(cand) not in bad and (keep is None or keep(cand)):
                 yield cand
 
