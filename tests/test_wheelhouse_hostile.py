@@ -272,3 +272,73 @@ def test_reachability_budget_bounds_the_walk(tmp_path: Path) -> None:
     # (p49 itself is judged when the resolver meets it: it has no viable candidate)
     assert status == "dependency-missing" and extra["missing"] == "p49"
     assert reason.startswith("p0 1.0 -> p1 1.0 -> ") and "-> p48 1.0 -> p49: " in reason
+
+
+# -- property: statuses agree with an exhaustive search ------------------------------------
+
+def _universe():
+    """A hypothesis strategy: ``(wheels, roots)`` over four projects and one missing one."""
+    from hypothesis import strategies as st
+
+    names = ["p0", "p1", "p2", "p3"]
+    dep = st.tuples(st.sampled_from(names + ["gone"]), st.sampled_from(["", ">=2", "<2", "==1", "==3"]))
+    release = st.tuples(st.sampled_from(["1", "2", "3"]), st.booleans(), st.lists(dep, max_size=2))
+    project = st.lists(release, min_size=0, max_size=3, unique_by=lambda r: r[0])
+    roots = st.lists(st.tuples(st.sampled_from(names + ["gone"]), st.sampled_from(["", ">=2", "<2", "==3"])),
+                     min_size=1, max_size=4, unique_by=lambda r: r[0])
+    return st.tuples(st.fixed_dictionaries({n: project for n in names}), roots)
+
+
+def _solvable(universe: dict, roots: list[tuple[str, str]]) -> bool:
+    """Whether some choice of one installable version (or none) per project meets ``roots``
+    and every chosen version's dependencies: the ground truth, by brute force."""
+    import itertools
+
+    from packaging.specifiers import SpecifierSet
+
+    names = sorted(universe)
+    options = [[None] + [v for v, installable, _ in universe[n] if installable] for n in names]
+    deps = {(n, v): d for n in names for v, _, d in universe[n]}
+    for choice in itertools.product(*options):
+        chosen = dict(zip(names, choice))
+
+        def meets(project: str, spec: str) -> bool:
+            return chosen.get(project) is not None and SpecifierSet(spec).contains(chosen[project])
+
+        if all(meets(p, s) for p, s in roots) and all(
+                meets(p, s) for n, v in chosen.items() if v is not None for p, s in deps[(n, v)]):
+            return True
+    return False
+
+
+def test_statuses_agree_with_an_exhaustive_search() -> None:
+    import tempfile
+
+    from hypothesis import HealthCheck, given, settings
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(_universe())
+    def check(case) -> None:
+        universe, roots = case
+        with tempfile.TemporaryDirectory() as tmp:
+            wheels = [{"name": n, "version": v, "requires": [p + s for p, s in d],
+                       "tag": "py3-none-any" if ok else f"{OTHER_CP}-{OTHER_CP}-linux_x86_64"}
+                      for n, releases in universe.items() for v, ok, d in releases]
+            wh = build_wheelhouse(Path(tmp) / "wh", wheels)
+            texts = [p + s for p, s in roots]
+            report = check_wheelhouse(texts, pythons=[PY], platforms=["linux_x86_64"], wheelhouse=[str(wh)],
+                                      use_cache=False)
+        target = report["targets"][0]
+        status = {r["requirement"]: r["status"] for r in target["requirements"]}
+        assert target["covered"] == _solvable(universe, roots), (status, universe)
+        for (p, s), text in zip(roots, texts):
+            if status[text] in ("not-found", "no-matching-version", "incompatible", "dependency-missing"):
+                assert not _solvable(universe, [(p, s)]), (text, status, universe)
+            assert status[text] != "too-deep"
+        ok_roots = [r for r, text in zip(roots, texts) if status[text] == "ok"]
+        assert _solvable(universe, ok_roots), (status, universe)  # the ok ones install together
+        if target["covered"]:
+            chosen = {i["name"]: i["version"] for i in target["install"]}
+            assert all(chosen.get(p) is not None for p, _ in roots)
+
+    check()
