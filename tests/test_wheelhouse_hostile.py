@@ -342,3 +342,14 @@ def test_statuses_agree_with_an_exhaustive_search() -> None:
             assert all(chosen.get(p) is not None for p, _ in roots)
 
     check()
+
+
+def test_a_directory_that_cannot_be_listed_is_a_one_line_error(tmp_path: Path) -> None:
+    from kernelctl.errors import KernelctlError
+    from kernelctl.wheelhouse.metadata_cache import DirCache
+
+    not_a_dir = tmp_path / "wheels"
+    not_a_dir.write_text("")  # replaced by a file after discovery, or unreadable: same error path
+    with pytest.raises(KernelctlError) as err:
+        DirCache(not_a_dir, None).groups()
+    assert "cannot list the wheelhouse directory" in str(err.value) and err.value.hint

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+from kernelctl.errors import KernelctlError
 from kernelctl.wheelhouse.filenames import normalize, printable
 from kernelctl.wheelhouse.wheelzip import (
     TooLarge,
@@ -323,7 +324,13 @@ class DirCache:
         lists: dict[str, list[str]] = {}
         projects: dict[str, str] = {}  # a file name's first field -> its project (a project has many files)
         unusable: list[tuple[str, str, str]] = []
-        with os.scandir(self.directory) as entries:
+        try:
+            entries = os.scandir(self.directory)
+        except OSError as err:
+            raise KernelctlError(f"cannot list the wheelhouse directory {printable(self.directory)}: "
+                                 f"{err.strerror or err}",
+                                 "Check its permissions, or leave it out of --wheelhouse.") from None
+        with entries:
             for entry in entries:
                 name = entry.name
                 if name.endswith(".whl") and not name.startswith("."):
