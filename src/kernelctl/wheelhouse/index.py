@@ -266,6 +266,8 @@ def inconsistency(wheel: Wheel, meta: WheelMetadata) -> str | None:
     PEP 503 names and PEP 440 versions), or None when they agree."""
     from packaging.version import InvalidVersion
 
+    if meta.name == wheel.name and meta.version == wheel.version_str:
+        return None  # spelled alike: the usual case, decided without parsing
     if normalize(meta.name) != wheel.project:
         return (f"its .dist-info names the project {printable(meta.name)}, the file name says {wheel.name}: "
                 "pip discards this wheel (inconsistent name)")
