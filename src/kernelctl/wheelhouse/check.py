@@ -197,7 +197,9 @@ def check(index: WheelhouseIndex, roots: Sequence[RootRequirement], targets: Seq
     Returns ``{"covered", "wheelhouse", "targets": [...], "problems": [...]}`` where each
     target is ``{"python", "platform", "covered", "install": [{"name", "version", "file"}],
     "requirements": [{"requirement", "status", "reason", "version", "file", ...}],
-    "warnings"}`` and ``problems`` lists the misnamed and unreadable wheels met.
+    "warnings"}`` and ``problems`` lists the unusable entries met
+    (:class:`~kernelctl.wheelhouse.index.Problem`: every one the listing shows, and the
+    wheels opened that pip could not use).
     """
     results = [check_target(index, roots, t) for t in targets]
     return {
