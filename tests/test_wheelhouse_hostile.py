@@ -20,7 +20,7 @@ from kernelctl.commands.wheelhouse_check import check_wheelhouse
 from kernelctl.wheelhouse.check import resolve_narrowing
 from kernelctl.wheelhouse.diagnosis import diagnose
 from kernelctl.wheelhouse.index import WheelhouseIndex
-from kernelctl.wheelhouse.metadata_cache import METADATA_LIMIT, read_metadata
+from kernelctl.wheelhouse.wheelmeta import METADATA_LIMIT, read_metadata
 from kernelctl.wheelhouse.reachability import Reachability
 from kernelctl.wheelhouse.resolver import Requirement, WheelhouseProvider
 from kernelctl.wheelhouse.targets import make_targets

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, normalize, parse_release, printable
-from kernelctl.wheelhouse.metadata_cache import DirCache, WheelMetadata, cache_root
+from kernelctl.wheelhouse.metadata_cache import DirCache, cache_root
+from kernelctl.wheelhouse.wheelmeta import WheelMetadata
 
 _VERSIONS: dict = {}
 

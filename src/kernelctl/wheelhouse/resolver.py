@@ -49,7 +49,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep, Resolv
 
 from kernelctl.wheelhouse.greedy import resolve_greedy
 from kernelctl.wheelhouse.index import Wheel, WheelhouseIndex, version_of
-from kernelctl.wheelhouse.metadata_cache import Dependency
+from kernelctl.wheelhouse.wheelmeta import Dependency
 from kernelctl.wheelhouse.targets import Target
 
 __all__ = [
