@@ -353,3 +353,14 @@ def test_a_directory_that_cannot_be_listed_is_a_one_line_error(tmp_path: Path) -
     with pytest.raises(KernelctlError) as err:
         DirCache(not_a_dir, None).groups()
     assert "cannot list the wheelhouse directory" in str(err.value) and err.value.hint
+
+
+def test_a_conflict_blames_its_parties_not_everything_that_shares_the_project(tmp_path: Path) -> None:
+    wh = build_wheelhouse(tmp_path / "wh", [{"name": "c", "version": "1.0"}, {"name": "c", "version": "2.0"}] + [
+        {"name": f"use{i}", "version": "1.0", "requires": ["c"]} for i in range(30)])
+    reqs = [f"use{i}" for i in range(15)] + ["c==1.0", "c==2.0"] + [f"use{i}" for i in range(15, 30)]
+    report = check_wheelhouse(reqs, pythons=[PY], wheelhouse=[str(wh)])
+    got = {r["requirement"]: r for r in report["targets"][0]["requirements"]}
+    assert {k for k, v in got.items() if v["status"] != "ok"} == {"c==1.0", "c==2.0"}
+    assert all(got[k]["status"] == "conflict" and "c==1.0" in got[k]["reason"] and "c==2.0" in got[k]["reason"]
+               for k in ("c==1.0", "c==2.0"))

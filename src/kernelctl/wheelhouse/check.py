@@ -108,14 +108,11 @@ def resolve_narrowing(provider: WheelhouseProvider, reqs: Sequence[Requirement],
     return Narrowed(resolved, kept, failed)
 
 
-def _involved(error: Exception) -> set[str]:
-    """The projects a resolution failure names (the requirements and their parents)."""
-    involved = set()
-    for cause in getattr(error, "causes", []) or []:
-        involved.add(cause.requirement.project)
-        if cause.parent is not None:
-            involved.add(cause.parent.project)
-    return involved
+def _conflicting_roots(provider: WheelhouseProvider, error: Exception) -> set[str]:
+    """The identifiers of the requested projects whose closures hold the requirements a
+    resolution failure names: the other parties to a conflict, and only those."""
+    return {provider.root_of(cause.parent) if cause.parent is not None else cause.requirement.identifier
+            for cause in getattr(error, "causes", []) or []}
 
 
 def _to_requirement(provider: WheelhouseProvider, root: RootRequirement) -> Requirement:
@@ -169,11 +166,10 @@ def check_target(index: WheelhouseIndex, roots: Sequence[RootRequirement], targe
         i, _ = active[pos]
         status, reason, extra = diagnose(trial, error)
         entries[i] = _entry(roots[i], status, reason, **extra)
-        involved = _involved(error) if status == "conflict" else set()
-        for other in narrowed.kept if involved and resolved is not None else ():
+        parties = _conflicting_roots(trial, error) if status == "conflict" else set()
+        for other in narrowed.kept:
             j, req = active[other]
-            if {resolved.mapping[k].project for k in resolved.closure(req.identifier)
-                    if k in resolved.mapping} & involved:
+            if req.identifier in parties:
                 entries[j] = _entry(roots[j], "conflict", reason)
     install = []
     if resolved is not None and not narrowed.failed and not unreached:

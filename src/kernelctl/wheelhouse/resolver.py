@@ -383,6 +383,17 @@ class WheelhouseProvider(AbstractProvider):
             self.depth[r.identifier] = 0
             self.introduced_by[r.identifier] = None
 
+    def root_of(self, candidate: Candidate) -> str:
+        """The identifier of the requested project whose closure brought ``candidate`` in."""
+        seen: set[str] = set()
+        while candidate.identifier not in seen:
+            seen.add(candidate.identifier)
+            parent = self.introduced_by.get(candidate.identifier)
+            if parent is None:
+                break
+            candidate = parent
+        return candidate.identifier
+
     def chain(self, candidate: Candidate | None) -> list[str]:
         """``["pandas 2.2.1", "numpy 1.26.4"]``: how a candidate was reached from a root."""
         steps: list[str] = []
