@@ -51,7 +51,7 @@ def test_cli_json_and_not_found(wheelhouse: str, kernelctl_cli: list[str]) -> No
     proc = subprocess.run([*kernelctl_cli, "wheelhouse", "avail", "numpy", "--json", "--wheelhouse", wheelhouse],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert [r["name"] for r in json.loads(proc.stdout)] == ["numpy"]
+    assert [r["name"] for r in json.loads(proc.stdout)["wheels"]] == ["numpy"]
     table = subprocess.run([*kernelctl_cli, "wheelhouse", "avail", "--wheelhouse", wheelhouse],
                            capture_output=True, text=True)
     assert table.returncode == 0 and table.stdout.splitlines()[0].split()[:3] == ["NAME", "VERSION", "LOCAL"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from wheelfactory import build_wheel, build_wheelhouse
 
-from kernelctl.wheelhouse import metadata_cache
+from kernelctl.wheelhouse import metadata_cache, wheelmeta
 from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, normalize, parse, split_tags
 from kernelctl.wheelhouse.index import WheelhouseIndex
 from kernelctl.wheelhouse.greedy import resolve_greedy
@@ -54,7 +54,7 @@ def test_misnamed_files_and_helpers() -> None:
 def counted_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every wheel whose zip is opened to read METADATA."""
     opened: list[str] = []
-    real = metadata_cache.read_metadata
+    real = wheelmeta.read_metadata
 
     def counting(path, project):
         opened.append(os.path.basename(path))
@@ -282,11 +282,11 @@ def test_plain_requires_dist_reads_as_packaging_reads_it(text: str) -> None:
         req = PReq(text)
     except InvalidRequirement:
         with pytest.raises(InvalidRequirement):
-            metadata_cache._dependency(text)
+            wheelmeta._dependency(text)
         return
     expected = (text, normalize(req.name), req.name, tuple(sorted(normalize(e) for e in req.extras)),
                 str(req.specifier), str(req.marker) if req.marker is not None else None)
-    assert tuple(metadata_cache._dependency(text)) == expected
+    assert tuple(wheelmeta._dependency(text)) == expected
 
 
 def _archive(path: Path, how: str) -> Path:
@@ -325,24 +325,29 @@ def _archive(path: Path, how: str) -> Path:
                                  "prepended", "bad-crc", "truncated"])
 def test_wheel_zip_reader_agrees_with_zipfile(tmp_path: Path, how: str) -> None:
     """The fast reader returns what zipfile returns, or leaves the archive to zipfile."""
-    from kernelctl.wheelhouse.wheelzip import Unsupported, read_member
+    from kernelctl.wheelhouse.wheelmeta import METADATA_LIMIT
+    from kernelctl.wheelhouse.wheelzip import Unsupported, open_regular, read_member, read_member_zipfile
 
     path = _archive(tmp_path / "pkg-1.0-py3-none-any.whl", how)
 
     def choose(names):
         return next((n for n in names if n.endswith(".dist-info/METADATA")), None)
 
+    fd = open_regular(path)
     try:
-        expected = metadata_cache._read_with_zipfile(path, choose)
-    except ValueError:
-        expected = None  # zipfile cannot read it: the fast reader must not either
-    try:
-        got = read_member(path, choose)
-    except Unsupported:
-        assert how not in ("stored", "deflated", "big", "descriptor", "utf8")  # what wheels are
-    else:
-        assert expected is not None and got == expected
-    assert (metadata_cache.read_metadata(path, "pkg").error is None) == (expected is not None)
+        try:
+            expected = read_member_zipfile(fd, choose, METADATA_LIMIT)
+        except ValueError:
+            expected = None  # zipfile cannot read it: the fast reader must not either
+        try:
+            got = read_member(fd, choose, METADATA_LIMIT)
+        except Unsupported:
+            assert how not in ("stored", "deflated", "big", "descriptor", "utf8")  # what wheels are
+        else:
+            assert expected is not None and got == expected
+    finally:
+        os.close(fd)
+    assert (wheelmeta.read_metadata(path, "pkg").error is None) == (expected is not None)
 
 
 def test_filter_keeps_exactly_the_final_versions_a_specifier_contains() -> None:

@@ -2,7 +2,7 @@
 
 Each scenario builds a small wheelhouse of real wheels, then runs both
 ``pip install --dry-run --no-index --find-links ... --ignore-installed --report`` and
-:func:`check_requirements` for the same target, and compares the verdict (installable or
+:func:`check_wheelhouse` for the same target, and compares the verdict (installable or
 not) and, when installable, the exact set of distributions and versions.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from wheelfactory import build_wheelhouse
 
-from kernelctl.commands.wheelhouse_check import check_requirements
+from kernelctl.commands.wheelhouse_check import check_wheelhouse
 from kernelctl.wheelhouse.filenames import normalize
 
 PY = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -133,6 +133,57 @@ SCENARIOS: dict[str, tuple[list[list[dict]], list[str], list[tuple[str, str | No
          [{"name": "lib", "version": "1.9"}, {"name": "lib", "version": "2.0rc1"}]],
         ["lib", "only-pre"], [(PY, None)],
     ),
+    # Sets that install only by backing off to older versions (the newest lack a wheel for
+    # the target, or a dependency somewhere down), found as pip finds them.
+    "backoff-newest-lacks-a-wheel-for-the-target": (
+        [[{"name": "app", "version": "2.0", "requires": ["fast>=2"]},
+          {"name": "app", "version": "1.0", "requires": ["fast"]},
+          {"name": "fast", "version": "2.0", "tag": f"{OTHER_CP}-{OTHER_CP}-linux_x86_64"},
+          {"name": "fast", "version": "1.0"}]],
+        ["app"], [(PY, None), (OTHER_PY, "linux_x86_64")],
+    ),
+    "backoff-past-a-dead-end-two-levels-down": (
+        [[{"name": "a", "version": "3.0", "requires": ["b>=2"]},
+          {"name": "a", "version": "2.0", "requires": ["b"]},
+          {"name": "b", "version": "2.0", "requires": ["c>=1"]},
+          {"name": "b", "version": "1.0"}]],
+        ["a"], [(PY, None)],
+    ),
+    "backoff-several-roots-sharing-a-dependency": (
+        [[{"name": "x", "version": "2.0", "requires": ["core>=2"]},
+          {"name": "x", "version": "1.0", "requires": ["core>=1.5"]},
+          {"name": "y", "version": "3.0", "requires": ["core<1.5"]},
+          {"name": "y", "version": "2.0", "requires": ["core"]},
+          {"name": "core", "version": "2.0", "tag": f"{OTHER_CP}-{OTHER_CP}-linux_x86_64"},
+          {"name": "core", "version": "1.5"}, {"name": "core", "version": "1.0"}]],
+        ["x", "y"], [(PY, None)],
+    ),
+    "backoff-and-an-unreachable-requirement": (
+        [[{"name": "app", "version": "2.0", "requires": ["gone"]},
+          {"name": "app", "version": "1.0"},
+          {"name": "dead", "version": "1.0", "requires": ["gone"]}]],
+        ["app", "dead"], [(PY, None)],
+    ),
+    # A wheel whose METADATA disagrees with its file name: pip discards it.
+    "metadata-name-differs-from-file-name": (
+        [[{"name": "other", "version": "1.0", "file_as": ("good", "1.0")},
+          {"name": "good", "version": "0.9"}]],
+        ["good"], [(PY, None)],
+    ),
+    "dist-info-of-a-longer-name": (  # passes pip's prefix test, then is discarded
+        [[{"name": "goodbye", "version": "1.0", "file_as": ("good", "1.0")}],
+         [{"name": "good", "version": "0.9"}]],
+        ["good"], [(PY, None)],
+    ),
+    "unreadable-newest-wheel-stops-pip": (
+        [[{"name": "good", "version": "1.0", "requires": ["dep"]},
+          {"name": "dep", "version": "2.0", "corrupt": True}, {"name": "dep", "version": "1.0"}]],
+        ["good"], [(PY, None)],
+    ),
+    "metadata-version-differs-from-file-name": (
+        [[{"name": "lib", "version": "1.0", "file_as": ("lib", "2.0")}]],
+        ["lib"], [(PY, None)],
+    ),
     "dummy-wheel": (
         [[{"name": "mpi4py", "version": "3.1.4+dummy.computecanada",
            "requires": ["mpi4py-noinstall==9999+dummy.computecanada"]}]],
@@ -204,7 +255,7 @@ def test_check_agrees_with_pip(scenario: str, python: str, platform: str | None,
     decide = pip_download_decision if scenario in DOWNLOAD_REFERENCE and python != PY else pip_decision
     pip_ok, pip_installs, pip_err = decide(dirs, reqs, python, platform, tmp_path)
 
-    report = check_requirements(reqs, pythons=[python], platforms=[platform] if platform else None, wheelhouse=dirs)
+    report = check_wheelhouse(reqs, pythons=[python], platforms=[platform] if platform else None, wheelhouse=dirs)
     target = report["targets"][0]
     ours = {(normalize(i["name"]), i["version"]) for i in target["install"]}
     assert target["covered"] == pip_ok, (target["requirements"], pip_err)

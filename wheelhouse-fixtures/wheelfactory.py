@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import struct
 import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -108,12 +110,49 @@ def build_corrupt_wheel(dest: str | Path, name: str, version: str, tag: str = "p
     return path
 
 
+def build_bomb_wheel(dest: str | Path, name: str, version: str, inflated: int = 1 << 30,
+                     tag: str = "py3-none-any", claimed: int | None = None) -> Path:
+    """A wheel of about ``inflated / 1000`` bytes whose METADATA inflates to ``inflated``
+    bytes (a valid header, then zeros): a decompression bomb with honest CRC and sizes,
+    unless ``claimed`` gives the (lying) size its headers state.
+
+    Built in about a second for 1 GiB: a 1 MiB block of zeros is deflated once after a full
+    flush (so it stands alone) and repeated.
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    head = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n".encode()
+    chunk = bytes(1 << 20)
+    count, rest = divmod(max(inflated - len(head), 0), len(chunk))
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    parts = [deflater.compress(head) + deflater.flush(zlib.Z_FULL_FLUSH)]
+    block = deflater.compress(chunk) + deflater.flush(zlib.Z_FULL_FLUSH)
+    parts += [block] * count + [deflater.compress(bytes(rest)), deflater.flush()]
+    crc = zlib.crc32(head)
+    for _ in range(count):
+        crc = zlib.crc32(chunk, crc)
+    crc = zlib.crc32(bytes(rest), crc)
+    data = b"".join(parts)
+    size = len(head) + count * len(chunk) + rest if claimed is None else claimed
+    member = f"{_escape(name)}-{_escape(version)}.dist-info/METADATA".encode()
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 8, 0, 0x21, crc, len(data), size, len(member), 0)
+    central = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 8, 0, 0x21, crc, len(data), size,
+                          len(member), 0, 0, 0, 0, 0, 0)
+    body = local + member + data
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(central) + len(member), len(body), 0)
+    path = dest / wheel_filename(name, version, tag)
+    path.write_bytes(body + central + member + end)
+    return path
+
+
 def build_wheelhouse(dest: str | Path, wheels: Iterable[dict]) -> Path:
     """Build several wheels into ``dest``; each item holds :func:`build_wheel`'s arguments.
 
     ``{"name": "pandas", "version": "2.2.1", "tag": "cp311-cp311-linux_x86_64",
     "requires": ["numpy>=1.23"]}``; a ``"corrupt": True`` item is written with
-    :func:`build_corrupt_wheel` instead. Returns ``dest``.
+    :func:`build_corrupt_wheel` instead; ``"file_as": (name, version)`` renames the wheel
+    to another project's or version's file name (its METADATA then disagrees, as in a
+    hand-renamed wheel). Returns ``dest``.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -122,5 +161,8 @@ def build_wheelhouse(dest: str | Path, wheels: Iterable[dict]) -> Path:
         if spec.pop("corrupt", False):
             build_corrupt_wheel(dest, spec["name"], spec["version"], spec.get("tag", "py3-none-any"))
         else:
-            build_wheel(dest, spec.pop("name"), spec.pop("version"), **spec)
+            file_as = spec.pop("file_as", None)
+            path = build_wheel(dest, spec.pop("name"), spec.pop("version"), **spec)
+            if file_as is not None:
+                path.rename(path.with_name(wheel_filename(*file_as, spec.get("tag", "py3-none-any"))))
     return dest

@@ -29,7 +29,7 @@ _API = {
     "scan": "kernelctl.commands.scan",
     "fetch": "kernelctl.commands.wheelhouse_fetch",
     "list_available": "kernelctl.commands.wheelhouse_avail",
-    "check_requirements": "kernelctl.commands.wheelhouse_check",
+    "check_wheelhouse": "kernelctl.commands.wheelhouse_check",
     "audit_wheelhouse": "kernelctl.commands.wheelhouse_audit",
     "KernelctlError": "kernelctl.errors",
     "UsageError": "kernelctl.errors",

@@ -13,8 +13,10 @@ from kernelctl.commands.args import add_wheelhouse_option
 EPILOG = """\
 For every project, the newest wheel installable on each Python version is resolved with
 its whole dependency closure. Broken wheels, missing dependencies, unreadable and
-misnamed files, files duplicated across directories and placeholder (dummy) wheels are
-reported. The exit status is 1 when something is broken, unreadable or misnamed.
+misnamed files, entries that are not files (FIFOs, dangling links), wheels whose METADATA
+disagrees with their file name (pip discards them), files duplicated across directories
+and placeholder (dummy) wheels are reported. The exit status is 1 when something is
+broken or unusable.
 
 examples:
   kernelctl wheelhouse audit --python 3.11 --python 3.12 --python 3.13
@@ -48,6 +50,8 @@ def audit_wheelhouse(
 def render(report: dict) -> str:
     """The human-readable form of an audit report."""
     from kernelctl.output import format_table
+    from kernelctl.wheelhouse.filenames import printable
+    from kernelctl.wheelhouse.index import PROBLEM_KINDS
 
     out = [f"{report['summary']['projects']} projects, {report['summary']['wheels']} wheels; "
            f"Python {', '.join(report['pythons'])}: {'OK' if report['ok'] else 'problems found'}", ""]
@@ -69,9 +73,10 @@ def render(report: dict) -> str:
     if report["missing_dependencies"]:
         out += ["", "missing dependencies:"] + [f"  {m['requirement']}  needed by {', '.join(m['needed_by'])}"
                                                 for m in report["missing_dependencies"]]
-    for key, title in (("unreadable", "unreadable"), ("misnamed", "misnamed")):
-        if report[key]:
-            out += ["", f"{title}:"] + [f"  {p['path']}: {p['message']}" for p in report[key]]
+    for kind in PROBLEM_KINDS:
+        if report[kind.replace("-", "_")]:
+            out += ["", f"{kind}:"] + [f"  {printable(p['path'])}: {p['message']}"
+                                       for p in report[kind.replace("-", "_")]]
     if report["duplicates"]:
         out += ["", "in several directories:"] + [f"  {d['filename']}: {', '.join(d['paths'])}"
                                                   for d in report["duplicates"]]

@@ -14,7 +14,9 @@ from kernelctl.commands.args import add_wheelhouse_option
 EPILOG = """\
 Patterns are names, globs or names with a version specifier; matching ignores case and
 treats '-', '_' and '.' alike. Only the newest version is listed unless --all-versions.
-The exit status is 1 when a pattern matches nothing.
+Unusable entries (misnamed files, FIFOs, dangling links, unreadable wheels) are listed
+on stderr, and under "problems" with --json. The exit status is 1 when a pattern
+matches nothing.
 
 examples:
   kernelctl wheelhouse avail numpy
@@ -57,20 +59,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         from kernelctl.output import print_json
 
-        print_json(result["wheels"])
-    else:
-        import os
+        print_json(result)
+        return 1 if result["not_found"] else 0
+    import os
 
-        from kernelctl.output import format_table
+    from kernelctl.output import format_table
+    from kernelctl.wheelhouse.index import Problem
 
-        rows = [(r["name"], r["version"], r["local"], r["python"], r["abi"], r["platform"],
-                 os.path.basename(os.path.dirname(r["file"]))) for r in result["wheels"]]
-        if rows:
-            print(format_table(("NAME", "VERSION", "LOCAL", "PYTHON", "ABI", "PLATFORM", "DIR"), rows))
+    rows = [(r["name"], r["version"], r["local"], r["python"], r["abi"], r["platform"],
+             os.path.basename(os.path.dirname(r["file"]))) for r in result["wheels"]]
+    if rows:
+        print(format_table(("NAME", "VERSION", "LOCAL", "PYTHON", "ABI", "PLATFORM", "DIR"), rows))
     for pattern in result["not_found"]:
         print(f"not found: {pattern}", file=sys.stderr)
     for problem in result["problems"]:
-        print(f"{problem['kind']}: {problem['path']}: {problem['message']}", file=sys.stderr)
+        print(Problem(**problem).line(), file=sys.stderr)
     return 1 if result["not_found"] else 0
 
 
@@ -90,5 +93,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--all-versions", action="store_true", help="list every version, not only the newest")
     add_wheelhouse_option(parser)
     parser.add_argument("--json", action="store_true",
-                        help="print a JSON list of {name, version, local, python, abi, platform, file}")
+                        help="print JSON: {wheels: [{name, version, local, python, abi, platform, file}], "
+                             "not_found: [PATTERN], problems: [{kind, path, message}]}")
     parser.set_defaults(run=run)

@@ -1,6 +1,6 @@
 """``kernelctl wheelhouse check``: can these requirements be installed from the wheelhouse?
 
-The Python API is :func:`check_requirements`; it returns the plain data that ``--json``
+The Python API is :func:`check_wheelhouse`; it returns the plain data that ``--json``
 prints. Heavy imports (packaging, resolvelib, zipfile) happen only when the command runs.
 """
 
@@ -11,7 +11,10 @@ from collections.abc import Sequence
 
 EPILOG = """\
 Each requirement gets a status: ok, not-found, no-matching-version, incompatible,
-dependency-missing, conflict or dummy (a placeholder wheel: load the module instead).
+dependency-missing (with the chain), conflict, too-deep (the resolver gave up) or dummy
+(a placeholder wheel: load the module instead). Unusable wheelhouse entries met (misnamed
+files, FIFOs, dangling links, unreadable wheels, wheels whose METADATA disagrees with
+their file name) are listed after the table and under "problems" in JSON.
 The exit status is 0 when everything is covered on every target, 1 when not, 2 on a
 usage error.
 
@@ -23,7 +26,7 @@ examples:
 """
 
 
-def check_requirements(
+def check_wheelhouse(
     requirements: Sequence[str] = (),
     files: Sequence[str] = (),
     pythons: Sequence[str] | None = None,
@@ -31,7 +34,11 @@ def check_requirements(
     wheelhouse: Sequence[str] = (),
     use_cache: bool = True,
 ) -> dict:
-    """Check ``requirements`` (and the requirements files ``files``) against the wheelhouse.
+    """Whether the wheelhouse covers ``requirements`` (and the requirements files ``files``):
+    the coverage report, per target and per requirement.
+
+    Not to be confused with :func:`kernelctl.requirements.check_requirements`, which only
+    validates requirement strings.
 
     ``pythons`` are ``X.Y`` versions (default: the running Python); ``platforms`` are pip
     ``--platform`` tags (default: what pip on this machine accepts); ``wheelhouse`` are
@@ -64,6 +71,7 @@ def check_requirements(
 def render(report: dict) -> str:
     """The human-readable form of a check report."""
     from kernelctl.output import format_table
+    from kernelctl.wheelhouse.index import Problem
 
     out: list[str] = []
     for target in report["targets"]:
@@ -79,13 +87,12 @@ def render(report: dict) -> str:
         out.append("")
     for note in report.get("notes", []):
         out.append(f"note: {note}")
-    for problem in report.get("problems", []):
-        out.append(f"{problem['kind']}: {problem['path']}: {problem['message']}")
+    out += [Problem(**problem).line() for problem in report.get("problems", [])]
     return "\n".join(out).rstrip()
 
 
 def run(args: argparse.Namespace) -> int:
-    report = check_requirements(args.requirements, args.files, args.python, args.platform, args.wheelhouse,
+    report = check_wheelhouse(args.requirements, args.files, args.python, args.platform, args.wheelhouse,
                                 use_cache=not args.no_cache)
     if args.json:
         from kernelctl.output import print_json

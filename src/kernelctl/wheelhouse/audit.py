@@ -6,8 +6,9 @@ For each target Python, each project's newest installable version (tags and
 proves every pinned project that sits at its own newest version, so those are not
 resolved again: the audit costs far less than one resolution per project.
 
-The report also lists unreadable and misnamed wheels (every wheel's metadata is read,
-once, through the cache), the same file present in several directories, and the site's
+The report also lists every unusable entry: misnamed files, FIFOs and dangling links,
+unreadable wheels and wheels whose METADATA disagrees with their file name (every
+wheel's metadata is read, once, through the cache), the same file present in several directories, and the site's
 placeholder (dummy) wheels. :func:`render_html` turns it into a self-contained page.
 """
 
@@ -15,16 +16,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kernelctl.wheelhouse.check import diagnose
-from kernelctl.wheelhouse.index import WheelhouseIndex
+from kernelctl.wheelhouse.check import JOINT_ROUNDS
+from kernelctl.wheelhouse.diagnosis import Verdict, diagnose, unreachable
+from kernelctl.wheelhouse.filenames import printable
+from kernelctl.wheelhouse.index import PROBLEM_KINDS, WheelhouseIndex
 from kernelctl.wheelhouse.resolver import (
     Candidate,
     Requirement,
+    Resolved,
     ResolutionImpossible,
     ResolutionTooDeep,
     WheelhouseProvider,
     resolve,
 )
+from kernelctl.wheelhouse.reachability import Reachability
 from kernelctl.wheelhouse.targets import Target
 
 #: Matrix cell values.
@@ -32,12 +37,28 @@ CELL_OK, CELL_BROKEN, CELL_DUMMY, CELL_NONE, CELL_UNREADABLE = "ok", "broken", "
 
 
 def _newest(provider: WheelhouseProvider, project: str) -> Candidate | None:
-    return provider.first_candidate(project, [Requirement(project, (), provider.specifier(""), project)])
+    """The newest installable version, whether or not its closure is (no ``keep``)."""
+    any_version = Requirement(project, (), provider.specifier(""), project)
+    return next(provider.candidates(project, (), [any_version]), None)
+
+
+def _resolve_alone(provider: WheelhouseProvider, reach: Reachability, cand: Candidate, req: Requirement
+                   ) -> tuple[Resolved | None, Verdict | None]:
+    """``(resolution, None)`` for ``req`` pinning ``cand``, or ``(None, why not)``."""
+    if not reach.viable(cand):
+        return None, unreachable(reach, req)
+    solo = provider.fork()
+    try:
+        return resolve(solo, [req], max_rounds=JOINT_ROUNDS), None
+    except (ResolutionImpossible, ResolutionTooDeep) as err:
+        return None, diagnose(solo, err)
 
 
 def audit_target(index: WheelhouseIndex, target: Target, projects: Sequence[str]) -> dict[str, dict]:
     """``{project: {"status", "version", "reason"}}`` for one target."""
     provider = WheelhouseProvider(index, target)
+    reach = Reachability(provider)
+    provider.keep = reach.viable
     newest: dict[str, Candidate | None] = {p: _newest(provider, p) for p in projects}
     cells: dict[str, dict] = {}
     for project in projects:
@@ -55,11 +76,9 @@ def audit_target(index: WheelhouseIndex, target: Target, projects: Sequence[str]
             continue
         req = Requirement(project, (), provider.specifier(""), f"{cand.name}=={cand.version_text}", cand.name,
                           exact=cand.version)
-        solo = provider.fork()
-        try:
-            resolved = resolve(solo, [req])
-        except (ResolutionImpossible, ResolutionTooDeep) as err:
-            status, reason, extra = diagnose(solo, err)
+        resolved, verdict = _resolve_alone(provider, reach, cand, req)
+        if verdict is not None:
+            status, reason, extra = verdict
             cell = {"status": CELL_DUMMY if status == "dummy" else CELL_BROKEN, "version": cand.version_text,
                     "reason": f"{status}: {reason}"}
             if "missing" in extra:
@@ -84,7 +103,8 @@ def audit(index: WheelhouseIndex, targets: Sequence[Target]) -> dict:
 
     ``{"ok", "wheelhouse", "pythons", "summary", "projects": [{"name", "project",
     "cells": {python: {"status", "version", "reason"}}}], "broken", "missing_dependencies",
-    "unreadable", "misnamed", "duplicates", "dummies"}``.
+    "misnamed", "not_a_file", "unreadable", "inconsistent", "duplicates", "dummies"}``: one
+    list per kind of :data:`~kernelctl.wheelhouse.index.PROBLEM_KINDS`.
     """
     projects = index.projects()
     by_path: dict[str, list[str]] = {}
@@ -120,8 +140,7 @@ def audit(index: WheelhouseIndex, targets: Sequence[Target]) -> dict:
         "projects": rows,
         "broken": broken,
         "missing_dependencies": [{"requirement": r, "needed_by": sorted(v)} for r, v in sorted(missing.items())],
-        "unreadable": [p._asdict() for p in problems if p.kind == "unreadable"],
-        "misnamed": [p._asdict() for p in problems if p.kind == "misnamed"],
+        **{kind.replace("-", "_"): [p._asdict() for p in problems if p.kind == kind] for kind in PROBLEM_KINDS},
         "duplicates": [{"filename": f, "paths": paths} for f, paths in sorted(by_path.items()) if len(paths) > 1],
         "dummies": dummies,
     }
@@ -129,12 +148,11 @@ def audit(index: WheelhouseIndex, targets: Sequence[Target]) -> dict:
         "projects": len(rows),
         "wheels": sum(len(v) for v in by_path.values()),
         "broken": len(broken),
-        "unreadable": len(report["unreadable"]),
-        "misnamed": len(report["misnamed"]),
+        **{kind.replace("-", "_"): len(report[kind.replace("-", "_")]) for kind in PROBLEM_KINDS},
         "duplicates": len(report["duplicates"]),
         "dummies": len(dummies),
     }
-    report["ok"] = not (broken or report["unreadable"] or report["misnamed"])
+    report["ok"] = not (broken or problems)
     return {"ok": report.pop("ok"), **report}
 
 
@@ -194,8 +212,10 @@ def render_html(report: dict) -> str:
             [(b["name"], b["version"], b["python"], b["reason"]) for b in report["broken"]])
     section("Missing dependencies", ("requirement", "needed by"),
             [(m["requirement"], ", ".join(m["needed_by"])) for m in report["missing_dependencies"]])
-    section("Unreadable wheels", ("file", "problem"), [(u["path"], u["message"]) for u in report["unreadable"]])
-    section("Misnamed files", ("file", "problem"), [(u["path"], u["message"]) for u in report["misnamed"]])
+    for kind, title in (("misnamed", "Misnamed files"), ("not_a_file", "Entries that are not files"),
+                        ("unreadable", "Unreadable wheels"), ("inconsistent", "Wheels pip discards (METADATA "
+                                                                             "disagrees with the file name)")):
+        section(title, ("file", "problem"), [(printable(u["path"]), u["message"]) for u in report[kind]])
     section("Same file in several directories", ("file", "paths"),
             [(d["filename"], ", ".join(d["paths"])) for d in report["duplicates"]])
     section("Placeholder (dummy) wheels: load the module instead", ("project", "version", "file"),

@@ -121,3 +121,11 @@ def public_and_local(version: str) -> tuple[str, str]:
     """Split a version string into its public part and its local part (``""`` if none)."""
     public, _, local = version.partition("+")
     return public, local
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and undecodable bytes escaped (``\\n``, ``\\udcff``),
+    for a file name shown on one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -11,8 +11,11 @@ The index is built for speed on large wheelhouses (tens of thousands of wheels):
 * a wheel's METADATA is read only when asked for (:meth:`WheelhouseIndex.metadata`), and
   kept in the persistent per-directory cache of :mod:`kernelctl.wheelhouse.metadata_cache`.
 
-Misnamed files and unreadable wheels are collected in :attr:`WheelhouseIndex.problems`
-as they are met; they are never fatal.
+Entries that cannot be used are collected in :attr:`WheelhouseIndex.problems`, never
+fatal: those the listing shows (FIFOs, directories, dangling links, names with control
+characters or not shaped as wheel names) when the index is made, the others as they are
+met (names that do not parse, unreadable wheels, wheels whose METADATA names another
+project or version than their file name, which pip discards).
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, parse_release
-from kernelctl.wheelhouse.metadata_cache import DirCache, WheelMetadata, cache_root
+from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, normalize, parse_release, printable
+from kernelctl.wheelhouse.metadata_cache import DirCache, cache_root
+from kernelctl.wheelhouse.wheelmeta import WheelMetadata
 
 _VERSIONS: dict = {}
 
@@ -75,11 +79,21 @@ def _parse_blob(blob: str) -> tuple[tuple, tuple]:
 
 
 class Problem(NamedTuple):
-    """A file the index could not use: ``kind`` is ``misnamed`` or ``unreadable``."""
+    """A file the index could not use: ``kind`` is one of :data:`PROBLEM_KINDS`."""
 
     kind: str
     path: str
     message: str
+
+    def line(self) -> str:
+        """``kind: path: message`` on one line, whatever characters the path holds."""
+        return f"{self.kind}: {printable(self.path)}: {self.message}"
+
+
+#: ``misnamed``: not a valid wheel file name; ``not-a-file``: a FIFO, directory, device or
+#: dangling link; ``unreadable``: the archive or its METADATA cannot be read;
+#: ``inconsistent``: METADATA names another project or version than the file name.
+PROBLEM_KINDS = ("misnamed", "not-a-file", "unreadable", "inconsistent")
 
 
 class Wheel:
@@ -138,6 +152,10 @@ class WheelhouseIndex:
         self._wheels: dict[str, list[Wheel]] = {}
         self._problems: dict[str, Problem] = {}
         self._meta: dict[tuple[int, str], WheelMetadata] = {}
+        for directory, dcache in zip(self.dirs, self._caches):
+            for filename, kind, why in dcache.unusable:
+                path = f"{directory}/{filename}"
+                self._problems[path] = Problem(kind, path, why)
 
     @classmethod
     def from_wheelhouse(cls, wheelhouse, **kwargs) -> "WheelhouseIndex":
@@ -213,18 +231,52 @@ class WheelhouseIndex:
         return Wheel(self.dirs[dir_index], dir_index, filename, project, build, tags)
 
     def metadata(self, wheel: Wheel) -> WheelMetadata:
-        """The wheel's METADATA (cached); an unreadable wheel is also recorded in :attr:`problems`."""
+        """The wheel's METADATA (cached), with ``error`` set when pip could not use it (also
+        recorded in :attr:`problems`): unreadable, or naming another project or version."""
         key = (wheel.dir_index, wheel.filename)
         try:
             return self._meta[key]
         except KeyError:
             pass
-        meta = self._meta[key] = self._caches[wheel.dir_index].metadata(wheel.filename, wheel.project)
+        meta = self._caches[wheel.dir_index].metadata(wheel.filename, wheel.project)
+        kind = "unreadable"
+        if meta.error is None:
+            mismatch = inconsistency(wheel, meta)
+            if mismatch is not None:
+                meta, kind = meta._replace(error=mismatch), "inconsistent"
+        self._meta[key] = meta
         if meta.error is not None:
-            self._problems.setdefault(wheel.path, Problem("unreadable", wheel.path, meta.error))
+            self._problems.setdefault(wheel.path, Problem(kind, wheel.path, meta.error))
         return meta
+
+    def discarded(self, wheel: Wheel) -> bool:
+        """Whether pip would discard ``wheel`` and go on (its METADATA disagrees with its file
+        name), rather than stop on it (see :meth:`metadata`)."""
+        problem = self._problems.get(wheel.path)
+        return problem is not None and problem.kind == "inconsistent"
 
     def save(self) -> None:
         """Persist what was learned into the per-directory caches."""
         for dcache in self._caches:
             dcache.save()
+
+
+def inconsistency(wheel: Wheel, meta: WheelMetadata) -> str | None:
+    """Why pip discards a wheel whose name (its ``.dist-info``'s, see
+    :attr:`WheelMetadata.name`) or METADATA ``Version`` differ from its file name's (as
+    PEP 503 names and PEP 440 versions), or None when they agree."""
+    from packaging.version import InvalidVersion
+
+    if meta.name == wheel.name and meta.version == wheel.version_str:
+        return None  # spelled alike: the usual case, decided without parsing
+    if normalize(meta.name) != wheel.project:
+        return (f"its .dist-info names the project {printable(meta.name)}, the file name says {wheel.name}: "
+                "pip discards this wheel (inconsistent name)")
+    try:
+        same = version_of(meta.version) == wheel.version
+    except InvalidVersion:
+        same = False
+    if not same:
+        return (f"METADATA says Version: {printable(meta.version) or '(none)'}, the file name says "
+                f"{wheel.version_str}: pip discards this wheel (inconsistent version)")
+    return None

@@ -1,9 +1,8 @@
-"""Wheel metadata, read from the wheel itself, and a persistent cache of it per directory.
+"""A persistent cache of what was read from a wheelhouse directory, one file per directory.
 
-The site edits wheel metadata (renamed requirements, NumPy bounds, dropped NVIDIA
-packages), so dependencies are read from each wheel's own ``*.dist-info/METADATA`` and
-never from an index. Reading a zip is the slow part of checking a wheelhouse, so what was
-read is kept in one cache file per wheelhouse directory:
+Reading a zip is the slow part of checking a wheelhouse (see
+:mod:`kernelctl.wheelhouse.wheelmeta`), so what was read is kept in one cache file per
+wheelhouse directory:
 
 * the directory listing grouped by normalised project, valid while the directory's mtime
   is unchanged (and was not still moving when it was cached);
@@ -30,36 +29,15 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
-from kernelctl.wheelhouse.filenames import normalize, project_of
-from kernelctl.wheelhouse.wheelzip import Unsupported, read_member
+from kernelctl.errors import KernelctlError
+from kernelctl.wheelhouse.filenames import normalize, printable
+from kernelctl.wheelhouse.wheelmeta import Dependency, WheelMetadata, read_metadata
+from kernelctl.wheelhouse.wheelzip import file_kind, open_regular
 
-CACHE_FORMAT = 5
+CACHE_FORMAT = 6
 #: A directory modified this recently (seconds) may still be changing: do not trust its listing.
 SETTLE_SECONDS = 2.0
-
-
-class Dependency(NamedTuple):
-    """One ``Requires-Dist`` line, pre-parsed: the cached form of a requirement."""
-
-    text: str
-    project: str
-    name: str
-    extras: tuple[str, ...]
-    specifier: str
-    marker: str | None
-
-
-class WheelMetadata(NamedTuple):
-    """What resolution needs from a wheel's METADATA; ``error`` set when it could not be read."""
-
-    error: str | None
-    name: str
-    version: str
-    requires_python: str | None
-    provides_extra: tuple[str, ...]
-    requires_dist: tuple[Dependency, ...]
 
 
 def cache_root(environ: dict[str, str] | None = None) -> Path:
@@ -69,124 +47,6 @@ def cache_root(environ: dict[str, str] | None = None) -> Path:
         return Path(env["KERNELCTL_CACHE_DIR"])
     base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "kernelctl"
-
-
-def _headers(text: str) -> dict[str, list[str]]:
-    """The RFC 822 style headers of a METADATA file (the part before the body)."""
-    headers: dict[str, list[str]] = {}
-    last: list[str] | None = None
-    for line in text.splitlines():
-        if not line.strip():
-            break
-        if line[0] in " \t" and last is not None:
-            last[-1] += " " + line.strip()
-            continue
-        key, sep, value = line.partition(":")
-        if not sep:
-            continue
-        last = headers.setdefault(key.strip().lower(), [])
-        last.append(value.strip())
-    return headers
-
-
-_IDENT = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
-_CLAUSE = r"(?:~=|===|==|!=|<=|>=|<|>)[A-Za-z0-9.*+!_-]+"
-#: ``name``, ``name[extra,...]`` and either followed by ``op version,...``: no spaces, no
-#: marker, no URL. Every string it matches is a PEP 508 requirement whose parts are these.
-_PLAIN = re.compile(rf"({_IDENT})(?:\[({_IDENT}(?:,{_IDENT})*)\])?((?:{_CLAUSE})(?:,{_CLAUSE})*)?")
-_SPECIFIERS: dict[str, str] = {}
-
-
-def _dependency(text: str) -> Dependency:
-    """One ``Requires-Dist`` value, as :class:`packaging.requirements.Requirement` reads it.
-
-    Plain values (most of them: no marker, no spaces) skip packaging's tokenizer; their
-    specifier is still parsed, and normalised, by :class:`~packaging.specifiers.SpecifierSet`.
-    """
-    plain = _PLAIN.fullmatch(text)
-    if plain is not None:
-        name, extras, spec = plain.groups()
-        spec = spec or ""
-        normalised = _SPECIFIERS.get(spec)
-        if normalised is None:
-            from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-            try:
-                normalised = _SPECIFIERS[spec] = str(SpecifierSet(spec))
-            except InvalidSpecifier:
-                normalised = None  # packaging's Requirement says why
-        if normalised is not None:
-            extras_t = tuple(sorted(normalize(e) for e in set(extras.split(",")))) if extras else ()
-            return Dependency(text, normalize(name), name, extras_t, normalised, None)
-    from packaging.requirements import Requirement
-
-    req = Requirement(text)
-    return Dependency(text, normalize(req.name), req.name, tuple(sorted(normalize(e) for e in req.extras)),
-                      str(req.specifier), str(req.marker) if req.marker is not None else None)
-
-
-def _find_metadata(names: list[str], project: str) -> str | None:
-    found = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
-    for name in found:
-        if project_of(name.split("/")[0].rsplit("-", 1)[0] + "-") == project:
-            return name
-    return found[0] if len(found) == 1 else None
-
-
-def read_metadata(path: str | os.PathLike[str], project: str) -> WheelMetadata:
-    """Read ``*.dist-info/METADATA`` from the wheel at ``path``; never raises for a bad wheel.
-
-    ``project`` (normalised) picks the right ``.dist-info`` if a wheel holds several.
-    Problems (not a zip, no METADATA, an invalid ``Requires-Dist``) come back in ``error``.
-    """
-    def choose(names: list[str]) -> str | None:
-        return _find_metadata(names, project)
-
-    try:
-        try:
-            raw = read_member(path, choose)
-        except Unsupported:
-            raw = _read_with_zipfile(path, choose)
-    except (OSError, ValueError) as err:
-        return WheelMetadata(f"cannot read the wheel: {err}", "", "", None, (), ())
-    if raw is None:
-        return WheelMetadata("no .dist-info/METADATA in the wheel", "", "", None, (), ())
-    headers = _headers(raw.decode("utf-8", errors="replace"))
-    deps = []
-    for line in headers.get("requires-dist", []):
-        try:
-            deps.append(_dependency(line))
-        except Exception as err:  # packaging.requirements.InvalidRequirement and friends
-            return WheelMetadata(f"invalid Requires-Dist {line!r}: {err}", "", "", None, (), ())
-    requires_python = (headers.get("requires-python") or [None])[0] or None
-    if requires_python is not None:
-        from packaging.specifiers import InvalidSpecifier, SpecifierSet
-
-        try:
-            SpecifierSet(requires_python)
-        except InvalidSpecifier:
-            return WheelMetadata(f"invalid Requires-Python {requires_python!r}", "", "", None, (), ())
-    return WheelMetadata(
-        None,
-        (headers.get("name") or [""])[0],
-        (headers.get("version") or [""])[0],
-        requires_python,
-        tuple(normalize(e) for e in headers.get("provides-extra", [])),
-        tuple(deps),
-    )
-
-
-def _read_with_zipfile(path: str | os.PathLike[str], choose: Callable[[list[str]], str | None]) -> bytes | None:
-    """:func:`~kernelctl.wheelhouse.wheelzip.read_member` done by :mod:`zipfile`, for the
-    archives that reads no faster; zipfile's errors come out as :class:`ValueError`."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as zf:
-            member = choose(zf.namelist())
-            return None if member is None else zf.read(member)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, EOFError) as err:
-        raise ValueError(err) from None
 
 
 _FIELD, _RECORD = "\x1f", "\x1e"
@@ -207,6 +67,37 @@ def _unpack_deps(blob: str) -> tuple[Dependency, ...]:
     return tuple(out)
 
 
+#: The shape of a wheel file name: five or six non-empty ``-``-separated fields.
+_WHEEL_SHAPE = re.compile(r"[^-]+(?:-[^-]+){4,5}\.whl")
+
+
+def _unusable_entry(entry: os.DirEntry) -> tuple[str, str] | None:
+    """``(kind, why)`` when a ``*.whl`` directory entry cannot be a wheel, else None.
+
+    Judged from the listing alone (no file is opened): a name with control characters or
+    bytes that are not UTF-8, or not shaped as a wheel name, is ``misnamed``; a FIFO,
+    directory, device or dangling symbolic link is ``not-a-file``.
+    """
+    name = entry.name
+    if not name.isprintable():
+        return "misnamed", "a file name with control characters (a newline?)"
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "misnamed", "a file name that is not UTF-8"
+    if not _WHEEL_SHAPE.fullmatch(name):
+        return "misnamed", "not a wheel file name (NAME-VERSION[-BUILD]-PYTHON-ABI-PLATFORM.whl)"
+    try:
+        if entry.is_file():
+            return None
+        mode = entry.stat().st_mode
+    except FileNotFoundError:
+        return "not-a-file", "a dangling symbolic link"
+    except OSError as err:
+        return "not-a-file", f"cannot stat it: {err.strerror or err}"
+    return "not-a-file", f"not a regular file but a {file_kind(mode)}"
+
+
 class DirCache:
     """The persistent cache of one wheelhouse directory (see the module docstring).
 
@@ -223,7 +114,10 @@ class DirCache:
             digest = zlib.crc32(os.path.abspath(self.directory).encode())
             base = os.path.basename(self.directory.rstrip("/")) or "root"
             self.file = root / "wheelhouse" / f"{base}-{digest:08x}.marshal"
-        self.listing: tuple[int, dict[str, str]] | None = None
+        self.listing: tuple[int, dict[str, str], tuple] | None = None
+        #: ``(file name, kind, why)`` of the ``*.whl`` entries that cannot be wheels
+        #: (:func:`_unusable_entry`), known once :meth:`groups` ran
+        self.unusable: tuple[tuple[str, str, str], ...] = ()
         #: project -> (its listing blob when parsed, the parsed releases as a marshal blob)
         self.parsed: dict[str, tuple[str, bytes]] = {}
         self.meta: dict[str, tuple] = {}
@@ -234,15 +128,16 @@ class DirCache:
         if self.file is None:
             return
         try:
-            with open(self.file, "rb") as fh:
+            with os.fdopen(open_regular(self.file), "rb") as fh:  # a FIFO in its place does not block
                 data = marshal.loads(fh.read())  # marshal.load(fh) reads piecemeal, several times slower
-        except (OSError, EOFError, ValueError, TypeError):
+        except (OSError, EOFError, ValueError, TypeError, MemoryError):
             return
         if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("dir") != self.directory:
             return
-        self.listing = data.get("listing")
-        self.parsed = data.get("parsed") or {}
-        self.meta = data.get("meta") or {}
+        listing, parsed, meta = data.get("listing"), data.get("parsed"), data.get("meta")
+        if (listing is None or (isinstance(listing, tuple) and len(listing) == 3)) and isinstance(parsed, dict) \
+                and isinstance(meta, dict):
+            self.listing, self.parsed, self.meta = listing, parsed, meta
 
     def groups(self) -> dict[str, str]:
         """The directory's ``*.whl`` file names by normalised project, newline-joined and sorted."""
@@ -251,17 +146,24 @@ class DirCache:
         except OSError:
             return {}
         if self.listing is not None and self.listing[0] == mtime:
+            self.unusable = self.listing[2]
             return self.listing[1]
         lists: dict[str, list[str]] = {}
         projects: dict[str, str] = {}  # a file name's first field -> its project (a project has many files)
-        with os.scandir(self.directory) as entries:
+        unusable: list[tuple[str, str, str]] = []
+        try:
+            entries = os.scandir(self.directory)
+        except OSError as err:
+            raise KernelctlError(f"cannot list the wheelhouse directory {printable(self.directory)}: "
+                                 f"{err.strerror or err}",
+                                 "Check its permissions, or leave it out of --wheelhouse.") from None
+        with entries:
             for entry in entries:
                 name = entry.name
                 if name.endswith(".whl") and not name.startswith("."):
-                    try:
-                        if not entry.is_file():
-                            continue
-                    except OSError:
+                    problem = _unusable_entry(entry)
+                    if problem is not None:
+                        unusable.append((name, *problem))
                         continue
                     first = name.partition("-")[0]
                     project = projects.get(first)
@@ -275,7 +177,8 @@ class DirCache:
         for stale in [p for p, (blob, _) in self.parsed.items() if groups.get(p) != blob]:
             del self.parsed[stale]
         settled = time.time() - mtime / 1e9 > SETTLE_SECONDS
-        self.listing = (mtime, groups) if settled else None
+        self.unusable = tuple(sorted(unusable))
+        self.listing = (mtime, groups, self.unusable) if settled else None
         self.dirty = True
         return groups
 

@@ -10,7 +10,10 @@
 * the requirements on a project are combined, and pre-releases are considered only when
   they name one or when nothing else matches (:meth:`packaging.specifiers.SpecifierSet.filter`);
 * a version whose preferred wheel has a ``Requires-Python`` excluding the target is
-  dropped, and a wheel that cannot be read is skipped for the next one of the same version;
+  dropped; a wheel whose METADATA names another project or version is discarded for the
+  next one of the same version; a wheel that cannot be read as one (not a zip, no or
+  several ``.dist-info``, METADATA past the size limit) ends the candidates there, as pip
+  stops with "is invalid" when it reaches one;
 * ``name[extra]`` is its own identifier, pinned to the same version as ``name``; extras a
   wheel does not declare in ``Provides-Extra`` are ignored (pip warns and goes on);
 * markers are evaluated for the target.
@@ -37,7 +40,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from resolvelib import AbstractProvider, BaseReporter
@@ -46,7 +49,7 @@ from resolvelib.resolvers import ResolutionImpossible, ResolutionTooDeep, Resolv
 
 from kernelctl.wheelhouse.greedy import resolve_greedy
 from kernelctl.wheelhouse.index import Wheel, WheelhouseIndex, version_of
-from kernelctl.wheelhouse.metadata_cache import Dependency
+from kernelctl.wheelhouse.wheelmeta import Dependency
 from kernelctl.wheelhouse.targets import Target
 
 __all__ = [
@@ -55,6 +58,10 @@ __all__ = [
 ]
 
 MAX_ROUNDS = 200_000
+
+#: What :meth:`WheelhouseProvider.candidate` returns for a version whose preferred wheel
+#: is unreadable: pip stops with an error on it, so it ends the candidates of a requirement.
+INVALID = object()
 
 #: A version of a project that has wheels for the target: ``(version, is_prerelease,
 #: wheels)``, ``version`` being the normalised version string and ``wheels`` the
@@ -142,6 +149,9 @@ class WheelhouseProvider(AbstractProvider):
         self._specs: dict[str, Any] = {}
         self._markers: dict[tuple[str, str], bool] = {}
         self._requires_python: dict[str, bool] = {}
+        #: When set, the resolver is offered only the candidates it keeps (see
+        #: :mod:`kernelctl.wheelhouse.reachability`).
+        self.keep: Callable[[Candidate], bool] | None = None
 
     # -- building blocks -------------------------------------------------------------
 
@@ -230,8 +240,9 @@ class WheelhouseProvider(AbstractProvider):
         # them one by one, as far as the caller looks.
         return (entry for entry in versions if specifier.contains(version_of(entry[0])))
 
-    def candidate(self, project: str, extras: tuple[str, ...], version: Available) -> Candidate | None:
-        """The candidate for one version, or None when no wheel of it is usable here."""
+    def candidate(self, project: str, extras: tuple[str, ...], version: Available) -> Candidate | None | object:
+        """The candidate for one version, None when no wheel of it is usable here, or
+        :data:`INVALID` when its preferred wheel is one pip stops at."""
         text, _, wheels = version
         key = (identifier_of(project, extras), text)
         try:
@@ -243,7 +254,10 @@ class WheelhouseProvider(AbstractProvider):
             wheel = self.index.wheel(dir_index, file, project)
             meta = self.index.metadata(wheel)
             if meta.error is not None:
-                continue  # pip skips an invalid wheel and tries the next one of that version
+                if self.index.discarded(wheel):
+                    continue  # pip discards it and tries the next wheel of that version
+                found = INVALID  # pip fails on a wheel it cannot open as one ("is invalid")
+                break
             if self.python_ok(meta.requires_python):
                 found = Candidate(project, extras, text, wheel)
             break  # like pip: the version's preferred wheel decides
@@ -251,11 +265,15 @@ class WheelhouseProvider(AbstractProvider):
         return found
 
     def candidates(self, project: str, extras: tuple[str, ...], reqs: Sequence[Requirement],
-                   bad: frozenset[int] = frozenset()) -> Iterator[Candidate]:
-        """The candidates every one of ``reqs`` accepts, best first, skipping ids in ``bad``."""
+                   bad: frozenset[int] = frozenset(), keep: Callable[[Candidate], bool] | None = None
+                   ) -> Iterator[Candidate]:
+        """The candidates every one of ``reqs`` accepts, best first, skipping ids in ``bad``
+        and, with ``keep``, those it refuses."""
         for version in self.allowed_versions(project, reqs):
             cand = self.candidate(project, extras, version)
-            if cand is not None and id(cand) not in bad:
+            if cand is INVALID:
+                return  # pip stops there: no older version is reached through it
+            if cand is not None and id(cand) not in bad and (keep is None or keep(cand)):
                 yield cand
 
     def first_candidate(self, identifier: str, reqs: Sequence[Requirement]) -> Candidate | None:
@@ -271,7 +289,7 @@ class WheelhouseProvider(AbstractProvider):
             return self._first[key]
         except KeyError:
             req = reqs[0]
-            found = self._first[key] = next(self.candidates(req.project, req.extras, reqs), None)
+            found = self._first[key] = next(self.candidates(req.project, req.extras, reqs, keep=self.keep), None)
             return found
 
     # -- resolvelib protocol ---------------------------------------------------------
@@ -305,15 +323,20 @@ class WheelhouseProvider(AbstractProvider):
         bad = frozenset(id(c) for c in incompatibilities)
         project, _, extras = identifier.partition("[")
         extras_t = tuple(extras.rstrip("]").split(",")) if extras else ()
-        return functools.partial(self.candidates, project, extras_t, reqs, bad)
+        return functools.partial(self.candidates, project, extras_t, reqs, bad, self.keep)
 
     def is_satisfied_by(self, requirement: Requirement, candidate: Candidate) -> bool:
         return _accepts(requirement, candidate.version)
 
-    def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+    def dependencies(self, candidate: Candidate) -> list[Requirement]:
+        """What ``candidate`` requires on the target (markers evaluated), read once."""
         deps = candidate.deps
         if deps is None:
             deps = candidate.deps = self._dependencies(candidate)
+        return deps
+
+    def get_dependencies(self, candidate: Candidate) -> list[Requirement]:
+        deps = self.dependencies(candidate)
         depth = self.depth.get(candidate.identifier, 0) + 1
         for req in deps:
             if self.depth.get(req.identifier, depth + 1) > depth:
@@ -347,7 +370,7 @@ class WheelhouseProvider(AbstractProvider):
     def fork(self) -> "WheelhouseProvider":
         """A provider for another resolution on the same target, sharing every cache."""
         other = WheelhouseProvider(self.index, self.target)
-        for name in ("_versions", "_candidates", "_first", "_specs", "_markers", "_requires_python"):
+        for name in ("_versions", "_candidates", "_first", "_specs", "_markers", "_requires_python", "keep"):
             setattr(other, name, getattr(self, name))
         other.unknown_extras = self.unknown_extras
         return other
@@ -359,6 +382,17 @@ class WheelhouseProvider(AbstractProvider):
         for r in roots:
             self.depth[r.identifier] = 0
             self.introduced_by[r.identifier] = None
+
+    def root_of(self, candidate: Candidate) -> str:
+        """The identifier of the requested project whose closure brought ``candidate`` in."""
+        seen: set[str] = set()
+        while candidate.identifier not in seen:
+            seen.add(candidate.identifier)
+            parent = self.introduced_by.get(candidate.identifier)
+            if parent is None:
+                break
+            candidate = parent
+        return candidate.identifier
 
     def chain(self, candidate: Candidate | None) -> list[str]:
         """``["pandas 2.2.1", "numpy 1.26.4"]``: how a candidate was reached from a root."""
