@@ -13,7 +13,6 @@ from __future__ import annotations
 import grp
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,14 +22,14 @@ from kernelctl import julia, kernelspec, netguard_config
 from kernelctl.backends import InstallRequest, get_backend
 from kernelctl.backends.base import disk_full_error, is_disk_full
 from kernelctl.errors import KernelctlError, UsageError
-from kernelctl.fsutil import point_symlink, remove_tree, share_paths, share_tree
+from kernelctl.fsutil import is_within, point_symlink, remove_tree, share_paths, share_tree
 from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME, LAUNCHER_SOURCE
 from kernelctl.manifest import Manifest, Options, default_display_name
 from kernelctl.modules import ModuleSystem, detect, launch_settings
 from kernelctl.output import Progress
 from kernelctl.location import Location, user_location
-from kernelctl.requirements import RequirementFile
-from kernelctl.venv import (Interpreter, create_virtualenv, installed_distributions, python_of,
+from kernelctl.requirements import COMMAND_LINE, Line, RequirementFile
+from kernelctl.venv import (SEEDED, Interpreter, create_virtualenv, installed_distributions, python_of,
                             site_packages, write_pip_config)
 
 KERNEL_PACKAGE = "ipykernel"
@@ -42,14 +41,20 @@ class BuildPlan:
 
     ``interpreter`` is None for a Julia kernel (no virtualenv). ``module_system`` is the one
     the modules were loaded with for the build; None makes the build find it.
+    ``requirements`` and ``constraints`` are vetted lines (:mod:`kernelctl.requirements`).
+    ``keep`` holds the versions of an env this build replaces (``kernelctl install``): they
+    are installed first, exactly, and ``added`` after them, as an install into that env would.
     """
 
     name: str
     interpreter: Interpreter | None
     python_requested: str | None
     wheelhouses: list[Path]
-    requirements: list[str]
+    requirements: list[Line]
+    constraints: list[Line] = field(default_factory=list)
     requirement_files: list[RequirementFile] = field(default_factory=list)
+    keep: dict[str, str] = field(default_factory=dict)
+    added: list[Line] = field(default_factory=list)
     options: Options = field(default_factory=Options)
     module_system: ModuleSystem | None = None
     location: Location = field(default_factory=user_location)
@@ -159,15 +164,16 @@ def _new_generation(name: str, location: Location) -> Path:
     return location.store_dir / f"{name}@{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def _install(plan: BuildPlan, prefix: Path, requirements: Sequence[str], verbose: bool) -> None:
+def _install(plan: BuildPlan, prefix: Path, verbose: bool) -> None:
+    """Install the plan's requirements (first the kept versions with them, then what is added)."""
     backend = get_backend(plan.options.backend)
-    with tempfile.TemporaryDirectory(prefix="kernelctl-req-") as tmp:
-        files = []
-        for index, item in enumerate(plan.requirement_files):
-            path = Path(tmp) / f"requirements-{index}.txt"
-            path.write_text(item.text, encoding="utf-8")
-            files.append(path)
-        backend.install(InstallRequest(python_of(prefix), requirements, plan.wheelhouses, files, verbose))
+    constraints = [c.text for c in plan.constraints]
+    kept = [f"{project}=={version}" for project, version in plan.keep.items() if project.lower() not in SEEDED]
+    first = [KERNEL_PACKAGE, *(r.text for r in plan.requirements), *kept]
+    backend.install(InstallRequest(python_of(prefix), first, plan.wheelhouses, constraints, verbose))
+    if plan.added:
+        backend.install(InstallRequest(python_of(prefix), [r.text for r in plan.added], plan.wheelhouses,
+                                       constraints, verbose))
 
 
 def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress: Progress,
@@ -177,9 +183,11 @@ def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress:
         prefix.parent.mkdir(parents=True, exist_ok=True)
         create_virtualenv(prefix, interpreter, plan.options.system_site_packages)
         write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
-    wanted = [KERNEL_PACKAGE, *plan.requirements]
-    with progress.step(f"Installing {', '.join(wanted)} from the wheelhouse ({len(plan.wheelhouses)} dir(s), no index)"):
-        _install(plan, prefix, wanted, verbose)
+    wanted = [KERNEL_PACKAGE, *(r.text for r in plan.requirements + plan.added)]
+    kept = f"the {len(plan.keep)} packages of the env in service, then " if plan.keep else ""
+    with progress.step(f"Installing {kept}{', '.join(wanted)} from the wheelhouse "
+                       f"({len(plan.wheelhouses)} dir(s), no index)"):
+        _install(plan, prefix, verbose)
         # Always there, so that the netguard mode can be switched on later without a rebuild.
         netguard_config.install_runtime(site_packages(prefix, interpreter.minor))
         installed = installed_distributions(prefix, plan.name)
@@ -187,8 +195,11 @@ def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress:
     manifest = Manifest(
         name=plan.name, prefix=str(prefix), python_requested=plan.python_requested,
         python_executable=str(interpreter.executable), python_version=interpreter.version,
-        wheelhouses=[str(d) for d in plan.wheelhouses], requirements=list(plan.requirements),
+        wheelhouses=[str(d) for d in plan.wheelhouses],
+        requirements=[r.text for r in plan.requirements + plan.added if r.source == COMMAND_LINE],
         requirement_files=[{"path": f.path, "text": f.text} for f in plan.requirement_files],
+        requirement_lines=[r.to_dict() for r in plan.requirements + plan.added],
+        constraint_lines=[c.to_dict() for c in plan.constraints],
         options=plan.options, installed=installed,
     )
     manifest.save()
@@ -269,7 +280,7 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
     except OSError as err:
         _discard(prefix, staged)
         if is_disk_full(err):
-            raise disk_full_error() from None
+            raise _disk_full(err, plan.location) from None
         raise KernelctlError(f"cannot build the env: {err}",
                              "Check that KERNELCTL_HOME and the Jupyter data dir are writable.") from None
     except BaseException:
@@ -280,6 +291,26 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
     for old in previous - {prefix.resolve()}:
         remove_tree(old)
     return manifest
+
+
+def _disk_full(err: OSError, location: Location) -> KernelctlError:
+    """The disk-full error naming the device that is full: the Jupyter data dir's or the env's."""
+    if err.filename and is_within(Path(os.fsdecode(err.filename)), location.kernels_dir):
+        return disk_full_error(location.kernels_dir, jupyter=True)
+    return disk_full_error(location.store_dir)
+
+
+def share_written(location: Location, group: str | None, paths: Sequence[Path]) -> None:
+    """Give ``paths`` (and what directories among them hold), just written into a shared
+    kernel, the modes and group that ``build`` gives a shared kernel; nothing for a user's own."""
+    if not location.shared:
+        return
+    gid = group_id(group)
+    for path in paths:
+        if path.is_dir():
+            share_tree(path, gid)
+        else:
+            share_paths([path], gid)
 
 
 def _discard(prefix: Path, staged: Path | None) -> None:

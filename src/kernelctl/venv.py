@@ -14,6 +14,9 @@ from pathlib import Path
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.fsutil import write_atomic
 
+# Installed with the env itself, not from the wheelhouse (and left out of exports, as pip freeze does).
+SEEDED = frozenset({"pip", "setuptools", "wheel"})
+
 _VERSION_SPEC = re.compile(r"^\d+\.\d+$")
 
 _PROBE = "import json, sys; print(json.dumps([sys.executable, '.'.join(map(str, sys.version_info[:3]))]))"
