@@ -262,8 +262,8 @@ def _constraint(line: Line, offline: bool) -> Line:
 def _refuse_remote_url(text: str, source: str) -> None:
     for match in _URL.finditer(text):
         if match.group(1).lower() != "file":
-            where = f"{source}: " if source != COMMAND_LINE else ""
-            raise _remote_error(f"{where}{text!r} names a URL")
+            raise _remote_error(f"{text!r} names a URL" if source == COMMAND_LINE
+                                else f"{source} names a URL ({text!r})")
 
 
 def _remote_error(message: str) -> UsageError:
