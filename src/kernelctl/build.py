@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kernelctl import julia, kernelspec, netguard_config
-from kernelctl.backends import InstallRequest, get_backend
+from kernelctl.backends import Backend, InstallRequest, get_backend
+from kernelctl.backends.uv import UvBackend
 from kernelctl.backends.base import disk_full_error, is_disk_full
 from kernelctl.errors import KernelctlError, UsageError
-from kernelctl.fsutil import is_within, point_symlink, remove_tree, share_paths, share_tree
+from kernelctl.fsutil import point_symlink, remove_tree, share_paths, share_tree
 from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME, LAUNCHER_SOURCE
 from kernelctl.manifest import Manifest, Options, default_display_name
 from kernelctl.modules import ModuleSystem, detect, launch_settings
@@ -164,12 +165,11 @@ def _new_generation(name: str, location: Location) -> Path:
     return location.store_dir / f"{name}@{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def _install(plan: BuildPlan, prefix: Path, verbose: bool) -> None:
-    """Install the plan's requirements (first the kept versions with them, then what is added)."""
-    backend = get_backend(plan.options.backend)
+def _install(plan: BuildPlan, backend: Backend, prefix: Path, seeds: Sequence[str], verbose: bool) -> None:
+    """Install the plan's requirements (first the seeds and kept versions with them, then what is added)."""
     constraints = [c.text for c in plan.constraints]
     kept = [f"{project}=={version}" for project, version in plan.keep.items() if project.lower() not in SEEDED]
-    first = [KERNEL_PACKAGE, *(r.text for r in plan.requirements), *kept]
+    first = [*seeds, KERNEL_PACKAGE, *(r.text for r in plan.requirements), *kept]
     backend.install(InstallRequest(python_of(prefix), first, plan.wheelhouses, constraints, verbose))
     if plan.added:
         backend.install(InstallRequest(python_of(prefix), [r.text for r in plan.added], plan.wheelhouses,
@@ -178,21 +178,22 @@ def _install(plan: BuildPlan, prefix: Path, verbose: bool) -> None:
 
 def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress: Progress,
               verbose: bool) -> Manifest:
-    """Create the virtualenv at ``prefix``, install into it, and save its manifest."""
+    """Create the virtualenv at ``prefix`` and install into it; return its manifest, not yet
+    saved: what is installed is recorded once known (verification asks the kernel)."""
+    backend = get_backend(plan.options.backend)
     with progress.step(f"Creating virtualenv (Python {interpreter.version}) in {plan.location.envs_dir / plan.name}"):
         prefix.parent.mkdir(parents=True, exist_ok=True)
-        create_virtualenv(prefix, interpreter, plan.options.system_site_packages)
+        seeds = create_virtualenv(prefix, interpreter, plan.options.system_site_packages,
+                                  backend.uv if isinstance(backend, UvBackend) else None)
         write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
     wanted = [KERNEL_PACKAGE, *(r.text for r in plan.requirements + plan.added)]
     kept = f"the {len(plan.keep)} packages of the env in service, then " if plan.keep else ""
     with progress.step(f"Installing {kept}{', '.join(wanted)} from the wheelhouse "
                        f"({len(plan.wheelhouses)} dir(s), no index)"):
-        _install(plan, prefix, verbose)
+        _install(plan, backend, prefix, seeds, verbose)
         # Always there, so that the netguard mode can be switched on later without a rebuild.
         netguard_config.install_runtime(site_packages(prefix, interpreter.minor))
-        installed = installed_distributions(prefix, plan.name)
-        progress.note(f"{len(installed)} packages in the env")
-    manifest = Manifest(
+    return Manifest(
         name=plan.name, prefix=str(prefix), python_requested=plan.python_requested,
         python_executable=str(interpreter.executable), python_version=interpreter.version,
         wheelhouses=[str(d) for d in plan.wheelhouses],
@@ -200,10 +201,8 @@ def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress:
         requirement_files=[{"path": f.path, "text": f.text} for f in plan.requirement_files],
         requirement_lines=[r.to_dict() for r in plan.requirements + plan.added],
         constraint_lines=[c.to_dict() for c in plan.constraints],
-        options=plan.options, installed=installed,
+        options=plan.options,
     )
-    manifest.save()
-    return manifest
 
 
 def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = None,
@@ -258,17 +257,26 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
             netguard_config.apply(spec, config, plan.options, plan.wheelhouses)
             spec["argv"] = python_argv(prefix, config)
         with progress.step("Writing the kernelspec"):
-            staged = kernelspec.stage(kernels_dir, plan.name, spec, {
-                LAUNCHER_NAME: LAUNCHER_SOURCE,
-                CONFIG_NAME: kernelspec.spec_json(config),
-            }, language=plan.options.language, logo=_recorded_logo(plan.options))
+            try:
+                staged = kernelspec.stage(kernels_dir, plan.name, spec, {
+                    LAUNCHER_NAME: LAUNCHER_SOURCE,
+                    CONFIG_NAME: kernelspec.spec_json(config),
+                }, language=plan.options.language, logo=_recorded_logo(plan.options))
+            except OSError as err:
+                if is_disk_full(err):  # the Jupyter data dir is full, not necessarily the env's device
+                    raise disk_full_error(kernels_dir, jupyter=True) from None
+                raise
         if verify and plan.options.language == julia.LANGUAGE:
             julia.verify(staged, progress)
         elif verify:
             with progress.step("Verifying: starting the kernel and running a cell"):
                 from kernelctl.verify import verify_prefix
 
-                verify_prefix(staged, prefix)
+                manifest.installed = verify_prefix(staged, prefix)
+        if plan.options.language != julia.LANGUAGE:
+            manifest.installed = manifest.installed or installed_distributions(prefix, plan.name)
+            progress.note(f"{len(manifest.installed)} packages in the env")
+            manifest.save()
         if plan.location.shared:
             gid = group_id(plan.options.group)
             share_paths(plan.location.shared_dirs(), gid)
@@ -280,7 +288,7 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
     except OSError as err:
         _discard(prefix, staged)
         if is_disk_full(err):
-            raise _disk_full(err, plan.location) from None
+            raise disk_full_error(plan.location.store_dir) from None
         raise KernelctlError(f"cannot build the env: {err}",
                              "Check that KERNELCTL_HOME and the Jupyter data dir are writable.") from None
     except BaseException:
@@ -291,13 +299,6 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
     for old in previous - {prefix.resolve()}:
         remove_tree(old)
     return manifest
-
-
-def _disk_full(err: OSError, location: Location) -> KernelctlError:
-    """The disk-full error naming the device that is full: the Jupyter data dir's or the env's."""
-    if err.filename and is_within(Path(os.fsdecode(err.filename)), location.kernels_dir):
-        return disk_full_error(location.kernels_dir, jupyter=True)
-    return disk_full_error(location.store_dir)
 
 
 def share_written(location: Location, group: str | None, paths: Sequence[Path]) -> None:
