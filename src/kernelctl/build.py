@@ -15,6 +15,7 @@ import os
 import secrets
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from kernelctl.modules import ModuleSystem, detect, launch_settings
 from kernelctl.output import Progress
 from kernelctl.location import Location, user_location
 from kernelctl.requirements import COMMAND_LINE, Line, RequirementFile
+from kernelctl.verify import launched, verify_prefix
 from kernelctl.venv import (SEEDED, Interpreter, create_virtualenv, installed_distributions, python_of,
                             site_packages, write_pip_config)
 
@@ -165,34 +167,61 @@ def _new_generation(name: str, location: Location) -> Path:
     return location.store_dir / f"{name}@{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def _install(plan: BuildPlan, backend: Backend, prefix: Path, seeds: Sequence[str], verbose: bool) -> None:
-    """Install the plan's requirements (first the seeds and kept versions with them, then what is added)."""
-    constraints = [c.text for c in plan.constraints]
+def _install(plan: BuildPlan, backend: Backend, prefix: Path, requirements: Sequence[str], verbose: bool) -> None:
+    backend.install(InstallRequest(python_of(prefix), requirements, plan.wheelhouses,
+                                   [c.text for c in plan.constraints], verbose))
+
+
+def _dist_infos(site: Path) -> set[str]:
+    """The ``*.dist-info`` directories in ``site``: one per installed version of a project."""
+    return {entry.name for entry in site.iterdir() if entry.name.endswith(".dist-info")}
+
+
+def _install_and_verify(plan: BuildPlan, backend: Backend, interpreter: Interpreter, prefix: Path,
+                        seeds: Sequence[str], staged: Path, verify: bool, progress: Progress,
+                        verbose: bool) -> dict[str, str]:
+    """Install the plan into the env at ``prefix`` and return what is installed, as the kernel
+    staged in ``staged`` reports it when ``verify``.
+
+    A new kernel's verification overlaps the install: once the kernel package is in, the
+    kernel starts while the rest installs, and its test cell runs when all is in. If the rest
+    replaced any package that was there when the kernel started, that kernel may have loaded
+    the old one, so a fresh kernel is started for the test instead.
+    An install into a copy of a kernel in service (``plan.keep``) puts back its exact
+    versions first, then what is added, as an install into that env would.
+    """
+    site = site_packages(prefix, interpreter.minor)
     kept = [f"{project}=={version}" for project, version in plan.keep.items() if project.lower() not in SEEDED]
-    first = [*seeds, KERNEL_PACKAGE, *(r.text for r in plan.requirements), *kept]
-    backend.install(InstallRequest(python_of(prefix), first, plan.wheelhouses, constraints, verbose))
-    if plan.added:
-        backend.install(InstallRequest(python_of(prefix), [r.text for r in plan.added], plan.wheelhouses,
-                                       constraints, verbose))
+    wanted = [KERNEL_PACKAGE, *(r.text for r in plan.requirements)]
+    early = verify and not kept and not plan.added
+    with ExitStack() as kernels:
+        described = ", ".join(wanted + [r.text for r in plan.added])
+        before = f"the {len(kept)} packages of the env in service, then " if kept else ""
+        with progress.step(f"Installing {before}{described} from the wheelhouse "
+                           f"({len(plan.wheelhouses)} dir(s), no index)"):
+            # Always there, so that the netguard mode can be switched on later without a rebuild.
+            netguard_config.install_runtime(site)
+            if early:
+                _install(plan, backend, prefix, [*seeds, KERNEL_PACKAGE], verbose)
+                started_with = _dist_infos(site)
+                kernel = kernels.enter_context(launched(staged))
+                _install(plan, backend, prefix, wanted, verbose)
+                if not started_with <= _dist_infos(site):
+                    kernels.close()
+                    early = False
+            else:
+                _install(plan, backend, prefix, [*seeds, *wanted, *kept], verbose)
+            if plan.added:
+                _install(plan, backend, prefix, [r.text for r in plan.added], verbose)
+        if not verify:
+            return installed_distributions(prefix, plan.name)
+        with progress.step("Verifying: starting the kernel and running a cell"):
+            if not early:
+                kernel = kernels.enter_context(launched(staged))
+            return verify_prefix(kernel, prefix)
 
 
-def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress: Progress,
-              verbose: bool) -> Manifest:
-    """Create the virtualenv at ``prefix`` and install into it; return its manifest, not yet
-    saved: what is installed is recorded once known (verification asks the kernel)."""
-    backend = get_backend(plan.options.backend)
-    with progress.step(f"Creating virtualenv (Python {interpreter.version}) in {plan.location.envs_dir / plan.name}"):
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-        seeds = create_virtualenv(prefix, interpreter, plan.options.system_site_packages,
-                                  backend.uv if isinstance(backend, UvBackend) else None)
-        write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
-    wanted = [KERNEL_PACKAGE, *(r.text for r in plan.requirements + plan.added)]
-    kept = f"the {len(plan.keep)} packages of the env in service, then " if plan.keep else ""
-    with progress.step(f"Installing {kept}{', '.join(wanted)} from the wheelhouse "
-                       f"({len(plan.wheelhouses)} dir(s), no index)"):
-        _install(plan, backend, prefix, seeds, verbose)
-        # Always there, so that the netguard mode can be switched on later without a rebuild.
-        netguard_config.install_runtime(site_packages(prefix, interpreter.minor))
+def _manifest(plan: BuildPlan, interpreter: Interpreter, prefix: Path) -> Manifest:
     return Manifest(
         name=plan.name, prefix=str(prefix), python_requested=plan.python_requested,
         python_executable=str(interpreter.executable), python_version=interpreter.version,
@@ -203,6 +232,19 @@ def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress:
         constraint_lines=[c.to_dict() for c in plan.constraints],
         options=plan.options,
     )
+
+
+def _stage(plan: BuildPlan, spec: dict, config: dict) -> Path:
+    """Write the kernelspec into the staging area; a full Jupyter data dir is named as such."""
+    try:
+        return kernelspec.stage(plan.location.kernels_dir, plan.name, spec, {
+            LAUNCHER_NAME: LAUNCHER_SOURCE,
+            CONFIG_NAME: kernelspec.spec_json(config),
+        }, language=plan.options.language, logo=_recorded_logo(plan.options))
+    except OSError as err:
+        if is_disk_full(err):  # not necessarily the device that holds the env
+            raise disk_full_error(plan.location.kernels_dir, jupyter=True) from None
+        raise
 
 
 def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = None,
@@ -248,33 +290,30 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
             manifest = julia.write_manifest(plan, prefix)
             spec = julia.kernel_json(plan, prefix, settings)
             config = julia.launch_config(plan, settings, module_system)
+            with progress.step("Writing the kernelspec"):
+                staged = _stage(plan, spec, config)
+            if verify:
+                julia.verify(staged, progress)
         elif plan.interpreter is None:
             raise KernelctlError(f"no Python interpreter to build kernel {plan.name!r} on", "Pass --python.")
         else:
-            manifest = _make_env(plan, plan.interpreter, prefix, progress, verbose)
+            interpreter = plan.interpreter
+            backend = get_backend(plan.options.backend)
+            with progress.step(f"Creating virtualenv (Python {interpreter.version}) in "
+                               f"{plan.location.envs_dir / plan.name}"):
+                prefix.parent.mkdir(parents=True, exist_ok=True)
+                seeds = create_virtualenv(prefix, interpreter, plan.options.system_site_packages,
+                                          backend.uv if isinstance(backend, UvBackend) else None)
+                write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
             config = launch_config(prefix, plan.options, module_system)
-            spec = kernel_json(plan, plan.interpreter, prefix, config)
+            spec = kernel_json(plan, interpreter, prefix, config)
             netguard_config.apply(spec, config, plan.options, plan.wheelhouses)
             spec["argv"] = python_argv(prefix, config)
-        with progress.step("Writing the kernelspec"):
-            try:
-                staged = kernelspec.stage(kernels_dir, plan.name, spec, {
-                    LAUNCHER_NAME: LAUNCHER_SOURCE,
-                    CONFIG_NAME: kernelspec.spec_json(config),
-                }, language=plan.options.language, logo=_recorded_logo(plan.options))
-            except OSError as err:
-                if is_disk_full(err):  # the Jupyter data dir is full, not necessarily the env's device
-                    raise disk_full_error(kernels_dir, jupyter=True) from None
-                raise
-        if verify and plan.options.language == julia.LANGUAGE:
-            julia.verify(staged, progress)
-        elif verify:
-            with progress.step("Verifying: starting the kernel and running a cell"):
-                from kernelctl.verify import verify_prefix
-
-                manifest.installed = verify_prefix(staged, prefix)
-        if plan.options.language != julia.LANGUAGE:
-            manifest.installed = manifest.installed or installed_distributions(prefix, plan.name)
+            with progress.step("Writing the kernelspec"):
+                staged = _stage(plan, spec, config)
+            manifest = _manifest(plan, interpreter, prefix)
+            manifest.installed = _install_and_verify(plan, backend, interpreter, prefix, seeds, staged, verify,
+                                                     progress, verbose)
             progress.note(f"{len(manifest.installed)} packages in the env")
             manifest.save()
         if plan.location.shared:
