@@ -6,6 +6,7 @@ install refuse before anything runs and that install follows relative includes."
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -145,3 +146,30 @@ def test_nested_relative_includes_and_constraints_work_in_create_install_and_reb
         path.unlink()  # rebuild needs only the manifest, never the files again
     kernelctl("rebuild", "nest", "-q", "--no-verify")
     assert kernelctl_json("show", "nest")["installed"]["tinyfixture"] == "1.0"
+
+
+def test_an_old_manifest_is_rebuilt_from_its_recorded_text_vetted_now(site: list[str], tmp_path: Path) -> None:
+    """Manifests from before requirement_lines keep each -r file's text: rebuild reads that
+    text with the same reader (nested includes relative to the recorded path), and refuses
+    a URL in it instead of fetching again."""
+    kernelctl("create", "old", *site, "-q", "--no-verify")
+    write(tmp_path / "gone" / "pins.txt", "tinyfixture==1.0\n")
+
+    def make_old(text: str) -> None:
+        path = Path(kernelctl_json("show", "old")["prefix"]) / "kernelctl.json"
+        data = json.loads(path.read_text())
+        del data["requirement_lines"], data["constraint_lines"]
+        data["requirement_files"] = [{"path": str(tmp_path / "gone" / "req.txt"), "text": text}]
+        path.write_text(json.dumps(data))
+
+    make_old("tinyfixture \\\n  <2\n-c pins.txt\n")
+    kernelctl("rebuild", "old", "-q", "--no-verify")
+    rebuilt = kernelctl_json("show", "old")
+    assert rebuilt["installed"]["tinyfixture"] == "1.0"
+    assert rebuilt["requirement_lines"] == [{"text": "tinyfixture<2", "source": f"{tmp_path / 'gone' / 'req.txt'}:1"}]
+
+    make_old("tinyfixture\n--find-links http:\\\n//127.0.0.1:9/\n")
+    before = kernelctl_json("show", "old")["prefix"]
+    proc = kernelctl("rebuild", "old", "-q", "--no-verify", check=False)
+    assert_user_error(proc, 1, f"{tmp_path / 'gone' / 'req.txt'}:2", "kernelctl create old --force")
+    assert kernelctl_json("show", "old")["prefix"] == before  # the kernel in service is untouched
