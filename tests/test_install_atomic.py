@@ -9,15 +9,14 @@ import os
 import signal
 import stat
 import subprocess
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from kernelhelpers import CLI, assert_user_error, kernelctl, kernelctl_json, run_in_kernel
 
 from conftest import require_system
+from test_shared import shared_prefix  # noqa: F401 (a fixture)
 
 
 def env_state(name: str) -> tuple[str, dict[str, str], dict[str, str]]:
@@ -172,17 +171,6 @@ def test_install_keeps_the_versions_in_service_and_the_env_history(real_wheelhou
     assert kernelctl_json("show", "keep")["requirements"] == ["tinyfixture", "tzdata"]
 
 
-@pytest.fixture()
-def shared_prefix() -> Iterator[Path]:
-    """A prefix other users can traverse (pytest's tmp dirs are private to their owner)."""
-    import shutil
-
-    base = Path(tempfile.mkdtemp(prefix="kernelctl-shared-", dir="/var/tmp"))
-    os.chmod(base, 0o755)
-    yield base / "course"
-    shutil.rmtree(base)
-
-
 def unreadable_by_others(root: Path) -> list[Path]:
     bad = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -208,3 +196,23 @@ def test_install_and_netguard_changes_keep_a_shared_kernel_shared_under_umask_07
     assert (prefix / "lib").is_dir() and any(prefix.rglob("numpy/__init__.py"))
     assert unreadable_by_others(prefix) == []
     assert unreadable_by_others(shared_prefix / "share" / "jupyter" / "kernels" / "strict") == []
+
+
+def test_a_running_kernel_keeps_its_env_until_it_stops(real_wheelhouse: Path) -> None:
+    """install switches the kernel to a new env; a notebook's kernel started before keeps
+    importing from the old one, which goes only once no process runs from it."""
+    from jupyter_client.manager import start_new_kernel
+
+    kernelctl("create", "busy", "--wheelhouse", str(real_wheelhouse), "-q", "--no-verify")
+    old = Path(kernelctl_json("show", "busy")["prefix"])
+    km, kc = start_new_kernel(kernel_name="busy", startup_timeout=120)
+    try:
+        kernelctl("install", "busy", "numpy", "-q", "--no-verify")
+        assert Path(kernelctl_json("show", "busy")["prefix"]) != old
+        reply = kc.execute_interactive("import json, tzdata, sys; print(sys.prefix)", timeout=60)
+        assert reply["content"]["status"] == "ok" and old.is_dir()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    kernelctl("install", "busy", "tzdata", "-q", "--no-verify")
+    assert len(store_entries()) == 1 and not old.exists()

@@ -101,11 +101,27 @@ def linked_generation(name: str, location: Location) -> Path | None:
     return generation(name, location, link) if link.is_symlink() else None
 
 
+def running_from(prefix: Path) -> bool:
+    """Whether some process was started from the env at ``prefix``: a kernel started before
+    the switch to a newer generation runs from the old one until it is restarted."""
+    needle = os.fsencode(prefix) + b"/"
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                    if needle in cmdline.read():
+                        return True
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return False
+
+
 def clean_leftovers(name: str, location: Location) -> None:
-    """Remove what interrupted commands on ``name`` left behind (call under the name lock)."""
+    """Remove what interrupted commands on ``name`` left behind, and old generations no
+    kernel runs from any more (call under the name lock)."""
     keep = in_service(name, location)
     for candidate in location.store_dir.glob(f"{name}@*"):
-        if generation(name, location, candidate) not in keep:
+        if generation(name, location, candidate) not in keep and not running_from(candidate):
             remove_tree(candidate)
     link = location.envs_dir / name
     if link.is_symlink() and not link.exists():
@@ -336,7 +352,8 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
     # Committed: from here on the new env is in service and must never be discarded.
     point_symlink(plan.location.envs_dir / plan.name, prefix)
     for old in previous - {prefix.resolve()}:
-        remove_tree(old)
+        if not running_from(old):  # else the next command on the name removes it, once unused
+            remove_tree(old)
     return manifest
 
 
