@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -67,16 +68,24 @@ def uv_recipe(work: Path, wheelhouse: Path, env: dict[str, str]) -> None:
     run([str(venv / "bin/python"), "-m", "ipykernel", "install", "--user", "--name", "bench-uv"], env)
 
 
-def measure(recipe, wheelhouse: Path, caches: Path) -> float:  # type: ignore[no-untyped-def]
+def measure(recipe, wheelhouse: Path, caches: Path) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Wall time and CPU time (of every process the recipe ran) of one run."""
     with tempfile.TemporaryDirectory(prefix="kernelctl-bench-") as tmp:
         work = Path(tmp)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "KERNELCTL_", "JUPYTER"))}
         env.update(HOME=str(work / "home"), KERNELCTL_HOME=str(work / "kh"), JUPYTER_DATA_DIR=str(work / "jd"),
                    PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", UV_CACHE_DIR=str(caches / "uv"),
                    VIRTUALENV_OVERRIDE_APP_DATA=str(caches / "virtualenv"), JUPYTER_PLATFORM_DIRS="1")
+        cpu = _children_cpu()
         started = time.perf_counter()
         recipe(work, wheelhouse, env)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    """User + system CPU of all finished descendants (each counts its own waited-for children)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -96,14 +105,18 @@ def main() -> None:
         for recipe in recipes.values():  # warm caches and imports once, untimed
             measure(recipe, wheelhouse, Path(caches))
         times: dict[str, list[float]] = {name: [] for name in recipes}
+        cpus: dict[str, list[float]] = {name: [] for name in recipes}
         for _ in range(args.runs):  # interleaved, so drift affects all alike
             for name, recipe in recipes.items():
-                times[name].append(measure(recipe, wheelhouse, Path(caches)))
+                wall, cpu = measure(recipe, wheelhouse, Path(caches))
+                times[name].append(wall)
+                cpus[name].append(cpu)
     medians = {name: statistics.median(t) for name, t in times.items()}
     print(f"create a kernel with {' + '.join(PACKAGES)} from {wheelhouse}; {args.runs} runs each, seconds")
-    print(f"{'recipe':<12} {'median':>8} {'min':>8} {'max':>8}")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+    print(f"{'recipe':<12} {'median':>8} {'min':>8} {'max':>8} {'CPU median':>11}")
     for name, t in times.items():
-        print(f"{name:<12} {medians[name]:8.2f} {min(t):8.2f} {max(t):8.2f}")
+        print(f"{name:<12} {medians[name]:8.2f} {min(t):8.2f} {max(t):8.2f} {statistics.median(cpus[name]):11.2f}")
     for recipe, target in (("uv recipe", 1.0), ("pip recipe", 0.3)):
         ratio = medians["kernelctl"] / medians[recipe]
         print(f"kernelctl / {recipe:<10} = {ratio:.2f}x (target <= {target:.2f}x: "

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import email.parser
 import errno
+import importlib.util
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,13 +104,27 @@ def create_virtualenv(prefix: Path, interpreter: Interpreter, system_site_packag
 
 
 def _bundled_pip(interpreter: Interpreter) -> str:
-    """The pip wheel virtualenv bundles for ``interpreter``'s Python version."""
-    from virtualenv.seed.wheels.embed import get_embed_wheel
+    """The newest pip wheel bundled with virtualenv that supports ``interpreter``'s Python.
 
-    wheel = get_embed_wheel("pip", interpreter.minor)
-    if wheel is None:
-        raise KernelctlError(f"no bundled pip wheel for Python {interpreter.minor}", "Use --backend pip.")
-    return str(wheel.path)
+    Found by reading the wheels' metadata rather than importing virtualenv (a sixth of a
+    second that every uv build would pay).
+    """
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    spec = importlib.util.find_spec("virtualenv")
+    packages = list(spec.submodule_search_locations or []) if spec else []
+    candidates = []
+    for wheel in (w for p in packages for w in (Path(p) / "seed" / "wheels" / "embed").glob("pip-*.whl")):
+        with zipfile.ZipFile(wheel) as archive:
+            metadata = next((n for n in archive.namelist() if n.endswith(".dist-info/METADATA")), None)
+            headers = email.parser.BytesHeaderParser().parsebytes(archive.read(metadata)) if metadata else {}
+        if interpreter.version in SpecifierSet(headers.get("Requires-Python") or ""):
+            candidates.append((Version(wheel.name.split("-")[1]), wheel))
+    if not candidates:
+        raise KernelctlError(f"virtualenv bundles no pip wheel for Python {interpreter.version}",
+                             "Use --backend pip, or upgrade virtualenv next to kernelctl.")
+    return str(max(candidates)[1])
 
 
 def python_of(prefix: Path) -> Path:
