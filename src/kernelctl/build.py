@@ -13,14 +13,15 @@ from __future__ import annotations
 import grp
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kernelctl import julia, kernelspec, netguard_config
-from kernelctl.backends import InstallRequest, get_backend
+from kernelctl.backends import Backend, InstallRequest, get_backend
+from kernelctl.backends.uv import UvBackend
 from kernelctl.backends.base import disk_full_error, is_disk_full
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.fsutil import point_symlink, remove_tree, share_paths, share_tree
@@ -29,8 +30,9 @@ from kernelctl.manifest import Manifest, Options, default_display_name
 from kernelctl.modules import ModuleSystem, detect, launch_settings
 from kernelctl.output import Progress
 from kernelctl.location import Location, user_location
-from kernelctl.requirements import RequirementFile
-from kernelctl.venv import (Interpreter, create_virtualenv, installed_distributions, python_of,
+from kernelctl.requirements import COMMAND_LINE, Line, RequirementFile
+from kernelctl.verify import launched, verify_prefix
+from kernelctl.venv import (SEEDED, Interpreter, create_virtualenv, installed_distributions, python_of,
                             site_packages, write_pip_config)
 
 KERNEL_PACKAGE = "ipykernel"
@@ -42,14 +44,20 @@ class BuildPlan:
 
     ``interpreter`` is None for a Julia kernel (no virtualenv). ``module_system`` is the one
     the modules were loaded with for the build; None makes the build find it.
+    ``requirements`` and ``constraints`` are vetted lines (:mod:`kernelctl.requirements`).
+    ``keep`` holds the versions of an env this build replaces (``kernelctl install``): they
+    are installed first, exactly, and ``added`` after them, as an install into that env would.
     """
 
     name: str
     interpreter: Interpreter | None
     python_requested: str | None
     wheelhouses: list[Path]
-    requirements: list[str]
+    requirements: list[Line]
+    constraints: list[Line] = field(default_factory=list)
     requirement_files: list[RequirementFile] = field(default_factory=list)
+    keep: dict[str, str] = field(default_factory=dict)
+    added: list[Line] = field(default_factory=list)
     options: Options = field(default_factory=Options)
     module_system: ModuleSystem | None = None
     location: Location = field(default_factory=user_location)
@@ -93,11 +101,27 @@ def linked_generation(name: str, location: Location) -> Path | None:
     return generation(name, location, link) if link.is_symlink() else None
 
 
+def running_from(prefix: Path) -> bool:
+    """Whether some process was started from the env at ``prefix``: a kernel started before
+    the switch to a newer generation runs from the old one until it is restarted."""
+    needle = os.fsencode(prefix) + b"/"
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                    if needle in cmdline.read():
+                        return True
+            except OSError:  # gone meanwhile, or not ours to read
+                continue
+    return False
+
+
 def clean_leftovers(name: str, location: Location) -> None:
-    """Remove what interrupted commands on ``name`` left behind (call under the name lock)."""
+    """Remove what interrupted commands on ``name`` left behind, and old generations no
+    kernel runs from any more (call under the name lock)."""
     keep = in_service(name, location)
     for candidate in location.store_dir.glob(f"{name}@*"):
-        if generation(name, location, candidate) not in keep:
+        if generation(name, location, candidate) not in keep and not running_from(candidate):
             remove_tree(candidate)
     link = location.envs_dir / name
     if link.is_symlink() and not link.exists():
@@ -159,40 +183,84 @@ def _new_generation(name: str, location: Location) -> Path:
     return location.store_dir / f"{name}@{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
 
 
-def _install(plan: BuildPlan, prefix: Path, requirements: Sequence[str], verbose: bool) -> None:
-    backend = get_backend(plan.options.backend)
-    with tempfile.TemporaryDirectory(prefix="kernelctl-req-") as tmp:
-        files = []
-        for index, item in enumerate(plan.requirement_files):
-            path = Path(tmp) / f"requirements-{index}.txt"
-            path.write_text(item.text, encoding="utf-8")
-            files.append(path)
-        backend.install(InstallRequest(python_of(prefix), requirements, plan.wheelhouses, files, verbose))
+def _install(plan: BuildPlan, backend: Backend, prefix: Path, requirements: Sequence[str], verbose: bool) -> None:
+    backend.install(InstallRequest(python_of(prefix), requirements, plan.wheelhouses,
+                                   [c.text for c in plan.constraints], verbose))
 
 
-def _make_env(plan: BuildPlan, interpreter: Interpreter, prefix: Path, progress: Progress,
-              verbose: bool) -> Manifest:
-    """Create the virtualenv at ``prefix``, install into it, and save its manifest."""
-    with progress.step(f"Creating virtualenv (Python {interpreter.version}) in {plan.location.envs_dir / plan.name}"):
-        prefix.parent.mkdir(parents=True, exist_ok=True)
-        create_virtualenv(prefix, interpreter, plan.options.system_site_packages)
-        write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
-    wanted = [KERNEL_PACKAGE, *plan.requirements]
-    with progress.step(f"Installing {', '.join(wanted)} from the wheelhouse ({len(plan.wheelhouses)} dir(s), no index)"):
-        _install(plan, prefix, wanted, verbose)
-        # Always there, so that the netguard mode can be switched on later without a rebuild.
-        netguard_config.install_runtime(site_packages(prefix, interpreter.minor))
-        installed = installed_distributions(prefix, plan.name)
-        progress.note(f"{len(installed)} packages in the env")
-    manifest = Manifest(
+def _dist_infos(site: Path) -> set[str]:
+    """The ``*.dist-info`` directories in ``site``: one per installed version of a project."""
+    return {entry.name for entry in site.iterdir() if entry.name.endswith(".dist-info")}
+
+
+def _install_and_verify(plan: BuildPlan, backend: Backend, interpreter: Interpreter, prefix: Path,
+                        seeds: Sequence[str], staged: Path, verify: bool, progress: Progress,
+                        verbose: bool) -> dict[str, str]:
+    """Install the plan into the env at ``prefix`` and return what is installed, as the kernel
+    staged in ``staged`` reports it when ``verify``.
+
+    A new kernel's verification overlaps the install: once the kernel package is in, the
+    kernel starts while the rest installs, and its test cell runs when all is in. If the rest
+    replaced any package that was there when the kernel started, that kernel may have loaded
+    the old one, so a fresh kernel is started for the test instead.
+    An install into a copy of a kernel in service (``plan.keep``) puts back its exact
+    versions first, then what is added, as an install into that env would.
+    """
+    site = site_packages(prefix, interpreter.minor)
+    kept = [f"{project}=={version}" for project, version in plan.keep.items() if project.lower() not in SEEDED]
+    wanted = [KERNEL_PACKAGE, *(r.text for r in plan.requirements)]
+    early = verify and not kept and not plan.added
+    with ExitStack() as kernels:
+        described = ", ".join(wanted + [r.text for r in plan.added])
+        before = f"the {len(kept)} packages of the env in service, then " if kept else ""
+        with progress.step(f"Installing {before}{described} from the wheelhouse "
+                           f"({len(plan.wheelhouses)} dir(s), no index)"):
+            # Always there, so that the netguard mode can be switched on later without a rebuild.
+            netguard_config.install_runtime(site)
+            if early:
+                _install(plan, backend, prefix, [*seeds, KERNEL_PACKAGE], verbose)
+                started_with = _dist_infos(site)
+                kernel = kernels.enter_context(launched(staged))
+                _install(plan, backend, prefix, wanted, verbose)
+                if not started_with <= _dist_infos(site):
+                    kernels.close()
+                    early = False
+            else:
+                _install(plan, backend, prefix, [*seeds, *wanted, *kept], verbose)
+            if plan.added:
+                _install(plan, backend, prefix, [r.text for r in plan.added], verbose)
+        if not verify:
+            return installed_distributions(prefix, plan.name)
+        with progress.step("Verifying: starting the kernel and running a cell"):
+            if not early:
+                kernel = kernels.enter_context(launched(staged))
+            return verify_prefix(kernel, prefix)
+
+
+def _manifest(plan: BuildPlan, interpreter: Interpreter, prefix: Path) -> Manifest:
+    return Manifest(
         name=plan.name, prefix=str(prefix), python_requested=plan.python_requested,
         python_executable=str(interpreter.executable), python_version=interpreter.version,
-        wheelhouses=[str(d) for d in plan.wheelhouses], requirements=list(plan.requirements),
+        wheelhouses=[str(d) for d in plan.wheelhouses],
+        requirements=[r.text for r in plan.requirements + plan.added if r.source == COMMAND_LINE],
         requirement_files=[{"path": f.path, "text": f.text} for f in plan.requirement_files],
-        options=plan.options, installed=installed,
+        requirement_lines=[r.to_dict() for r in plan.requirements + plan.added],
+        constraint_lines=[c.to_dict() for c in plan.constraints],
+        options=plan.options,
     )
-    manifest.save()
-    return manifest
+
+
+def _stage(plan: BuildPlan, spec: dict, config: dict) -> Path:
+    """Write the kernelspec into the staging area; a full Jupyter data dir is named as such."""
+    try:
+        return kernelspec.stage(plan.location.kernels_dir, plan.name, spec, {
+            LAUNCHER_NAME: LAUNCHER_SOURCE,
+            CONFIG_NAME: kernelspec.spec_json(config),
+        }, language=plan.options.language, logo=_recorded_logo(plan.options))
+    except OSError as err:
+        if is_disk_full(err):  # not necessarily the device that holds the env
+            raise disk_full_error(plan.location.kernels_dir, jupyter=True) from None
+        raise
 
 
 def build(plan: BuildPlan, *, verify: bool = True, progress: Progress | None = None,
@@ -238,26 +306,32 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
             manifest = julia.write_manifest(plan, prefix)
             spec = julia.kernel_json(plan, prefix, settings)
             config = julia.launch_config(plan, settings, module_system)
+            with progress.step("Writing the kernelspec"):
+                staged = _stage(plan, spec, config)
+            if verify:
+                julia.verify(staged, progress)
         elif plan.interpreter is None:
             raise KernelctlError(f"no Python interpreter to build kernel {plan.name!r} on", "Pass --python.")
         else:
-            manifest = _make_env(plan, plan.interpreter, prefix, progress, verbose)
+            interpreter = plan.interpreter
+            backend = get_backend(plan.options.backend)
+            with progress.step(f"Creating virtualenv (Python {interpreter.version}) in "
+                               f"{plan.location.envs_dir / plan.name}"):
+                prefix.parent.mkdir(parents=True, exist_ok=True)
+                seeds = create_virtualenv(prefix, interpreter, plan.options.system_site_packages,
+                                          backend.uv if isinstance(backend, UvBackend) else None)
+                write_pip_config(prefix, [str(d) for d in plan.wheelhouses])
             config = launch_config(prefix, plan.options, module_system)
-            spec = kernel_json(plan, plan.interpreter, prefix, config)
+            spec = kernel_json(plan, interpreter, prefix, config)
             netguard_config.apply(spec, config, plan.options, plan.wheelhouses)
             spec["argv"] = python_argv(prefix, config)
-        with progress.step("Writing the kernelspec"):
-            staged = kernelspec.stage(kernels_dir, plan.name, spec, {
-                LAUNCHER_NAME: LAUNCHER_SOURCE,
-                CONFIG_NAME: kernelspec.spec_json(config),
-            }, language=plan.options.language, logo=_recorded_logo(plan.options))
-        if verify and plan.options.language == julia.LANGUAGE:
-            julia.verify(staged, progress)
-        elif verify:
-            with progress.step("Verifying: starting the kernel and running a cell"):
-                from kernelctl.verify import verify_prefix
-
-                verify_prefix(staged, prefix)
+            with progress.step("Writing the kernelspec"):
+                staged = _stage(plan, spec, config)
+            manifest = _manifest(plan, interpreter, prefix)
+            manifest.installed = _install_and_verify(plan, backend, interpreter, prefix, seeds, staged, verify,
+                                                     progress, verbose)
+            progress.note(f"{len(manifest.installed)} packages in the env")
+            manifest.save()
         if plan.location.shared:
             gid = group_id(plan.options.group)
             share_paths(plan.location.shared_dirs(), gid)
@@ -269,7 +343,7 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
     except OSError as err:
         _discard(prefix, staged)
         if is_disk_full(err):
-            raise disk_full_error() from None
+            raise disk_full_error(plan.location.store_dir) from None
         raise KernelctlError(f"cannot build the env: {err}",
                              "Check that KERNELCTL_HOME and the Jupyter data dir are writable.") from None
     except BaseException:
@@ -278,8 +352,22 @@ def _build(plan: BuildPlan, verify: bool, progress: Progress | None, verbose: bo
     # Committed: from here on the new env is in service and must never be discarded.
     point_symlink(plan.location.envs_dir / plan.name, prefix)
     for old in previous - {prefix.resolve()}:
-        remove_tree(old)
+        if not running_from(old):  # else the next command on the name removes it, once unused
+            remove_tree(old)
     return manifest
+
+
+def share_written(location: Location, group: str | None, paths: Sequence[Path]) -> None:
+    """Give ``paths`` (and what directories among them hold), just written into a shared
+    kernel, the modes and group that ``build`` gives a shared kernel; nothing for a user's own."""
+    if not location.shared:
+        return
+    gid = group_id(group)
+    for path in paths:
+        if path.is_dir():
+            share_tree(path, gid)
+        else:
+            share_paths([path], gid)
 
 
 def _discard(prefix: Path, staged: Path | None) -> None:

@@ -54,6 +54,10 @@ class Manifest:
     requirements: list[str]
     requirement_files: list[dict[str, str]]
     options: Options
+    # The vetted requirement and constraint lines, ``{text, source}``, that rebuild installs;
+    # None in manifests written before they were recorded (rebuild reads requirement_files).
+    requirement_lines: list[dict[str, str]] | None = None
+    constraint_lines: list[dict[str, str]] = field(default_factory=list)
     installed: dict[str, str] = field(default_factory=dict)
     created: str = field(default_factory=now)
     updated: str = field(default_factory=now)

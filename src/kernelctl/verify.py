@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
+import ast
 import queue
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
 from kernelctl.errors import KernelctlError
+from kernelctl.venv import INSTALLED_EXPRESSION, by_name
 
-PROBE = "import sys; print(sys.prefix)"
+
+@dataclass(frozen=True)
+class Launched:
+    """A kernel started from a kernelspec, a client connected to it, and its output so far."""
+
+    manager: KernelManager
+    client: Any
+    log: IO[str]
+
+    def failure(self, err: BaseException) -> KernelctlError:
+        """The error for a kernel that did not start or answer, with its last line of output."""
+        self.log.seek(0)
+        tail = [line for line in self.log.read().strip().splitlines() if line.strip()][-1:]
+        return KernelctlError(f"the new kernel did not start: {tail[0] if tail else err}",
+                              "Fix the cause above and run the command again (kernelctl left no kernel behind).")
+
+
+@contextmanager
+def launched(spec_dir: Path) -> Iterator[Launched]:
+    """Start the kernel whose spec is in ``spec_dir`` (without waiting for it) and connect a
+    client; the kernel is shut down when the block ends, however it ends."""
+    ksm = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)], ensure_native_kernel=False)
+    with tempfile.TemporaryFile("w+", prefix="kernelctl-verify-") as log:
+        manager = KernelManager(kernel_name=spec_dir.name, kernel_spec_manager=ksm)
+        try:
+            try:
+                manager.start_kernel(stdout=log, stderr=log)
+            except (RuntimeError, OSError) as err:
+                raise Launched(manager, None, log).failure(err) from None
+            client = manager.client()
+            client.start_channels()
+            try:
+                yield Launched(manager, client, log)
+            finally:
+                client.stop_channels()
+        finally:
+            if manager.has_kernel:
+                manager.shutdown_kernel(now=True)
 
 
 def run_cell(spec_dir: Path, code: str, timeout: float = 60.0) -> tuple[str, str]:
@@ -21,27 +64,40 @@ def run_cell(spec_dir: Path, code: str, timeout: float = 60.0) -> tuple[str, str
     Raises :class:`KernelctlError` with the kernel's own error output when it does not start,
     or the cell fails.
     """
-    ksm = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)], ensure_native_kernel=False)
-    with tempfile.TemporaryFile("w+", prefix="kernelctl-verify-") as log:
-        km = KernelManager(kernel_name=spec_dir.name, kernel_spec_manager=ksm)
+    with launched(spec_dir) as kernel:
         try:
-            km.start_kernel(stdout=log, stderr=log)
-            client = km.client()
-            client.start_channels()
-            try:
-                client.wait_for_ready(timeout=timeout)
-                return _execute(client, code, timeout)
-            finally:
-                client.stop_channels()
-        except (RuntimeError, TimeoutError, OSError) as err:
-            log.seek(0)
-            tail = [line for line in log.read().strip().splitlines() if line.strip()][-1:]
-            detail = tail[0] if tail else str(err)
-            raise KernelctlError(f"the new kernel did not start: {detail}",
-                                 "Fix the cause above and run the command again (kernelctl left no kernel behind).") from None
-        finally:
-            if km.has_kernel:
-                km.shutdown_kernel(now=True)
+            kernel.client.wait_for_ready(timeout=timeout)
+            return _execute(kernel.client, code, timeout)
+        except (RuntimeError, TimeoutError) as err:
+            raise kernel.failure(err) from None
+
+
+def evaluate(kernel: Launched, code: str, expression: str, timeout: float = 60.0) -> Any:
+    """Run the cell ``code`` in ``kernel`` and return the value of ``expression`` (a Python
+    literal) evaluated after it.
+
+    The request is sent at once and the answer read from the shell channel, whose messages
+    wait for a kernel still starting: no readiness polling, no IOPub subscription to settle.
+    """
+    msg_id = kernel.client.execute(code, store_history=False, user_expressions={"value": expression})
+    deadline = time.monotonic() + timeout
+    while True:
+        if time.monotonic() > deadline:
+            raise kernel.failure(TimeoutError("no reply to the test cell"))
+        try:
+            reply = kernel.client.get_shell_msg(timeout=0.2)
+        except queue.Empty:
+            if not kernel.manager.is_alive():
+                raise kernel.failure(RuntimeError("the kernel exited")) from None
+            continue
+        if reply["parent_header"].get("msg_id") == msg_id:
+            break
+    content = reply["content"]
+    result = content.get("user_expressions", {}).get("value", content)
+    if content["status"] != "ok" or result.get("status") != "ok":
+        raise KernelctlError(f"the new kernel failed to run a cell: {result.get('ename')}: {result.get('evalue')}",
+                             "Run 'kernelctl doctor' for details.")
+    return ast.literal_eval(result["data"]["text/plain"])
 
 
 def _execute(client, code: str, timeout: float) -> tuple[str, str]:  # type: ignore[no-untyped-def]
@@ -69,9 +125,12 @@ def _execute(client, code: str, timeout: float) -> tuple[str, str]:  # type: ign
             return "".join(out), "".join(err)
 
 
-def verify_prefix(spec_dir: Path, prefix: Path, timeout: float = 60.0) -> None:
-    """Check that the kernel in ``spec_dir`` runs a cell inside the env at ``prefix``."""
-    stdout, _ = run_cell(spec_dir, PROBE, timeout)
-    if Path(stdout.strip()) != prefix:
-        raise KernelctlError(f"the new kernel runs in {stdout.strip()!r}, not in its env {prefix}",
+def verify_prefix(kernel: Launched, prefix: Path, timeout: float = 60.0) -> dict[str, str]:
+    """Check that ``kernel`` runs a cell inside the env at ``prefix``; return what the kernel
+    sees installed (``{project name: version}``), which saves a second start of the env's
+    Python to ask."""
+    where, installed = evaluate(kernel, "import sys", f"(sys.prefix, {INSTALLED_EXPRESSION})", timeout)
+    if Path(where) != prefix:
+        raise KernelctlError(f"the new kernel runs in {where!r}, not in its env {prefix}",
                              "Something on PATH or PYTHONPATH overrides the env; check the modules you load.")
+    return by_name(installed)

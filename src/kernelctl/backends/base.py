@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import re
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -22,12 +24,16 @@ _FOREIGN_CONFIG = ("PIP_", "UV_")
 
 @dataclass(frozen=True)
 class InstallRequest:
-    """What to install into the env whose interpreter is ``python``."""
+    """What to install into the env whose interpreter is ``python``.
+
+    ``requirements`` and ``constraints`` are vetted strings (:mod:`kernelctl.requirements`):
+    the installer never reads a user's requirements file itself.
+    """
 
     python: Path
     requirements: Sequence[str]
     wheelhouses: Sequence[Path]
-    requirement_files: Sequence[Path] = field(default_factory=tuple)
+    constraints: Sequence[str] = field(default_factory=tuple)
     verbose: bool = False
 
 
@@ -38,14 +44,27 @@ class Backend(Protocol):
         """Install the request from the wheelhouse only; raise KernelctlError on failure."""
 
 
-def source_args(request: InstallRequest) -> list[str]:
-    """The arguments pip and uv share: quiet unless verbose, the wheelhouse, what to install."""
+def source_args(request: InstallRequest, constraints: Path | None) -> list[str]:
+    """The arguments pip and uv share: quiet unless verbose, the wheelhouse, what to install.
+
+    ``constraints`` is the file :func:`constraints_file` wrote for the request, if any.
+    """
     argv = [] if request.verbose else ["--quiet"]
     for directory in request.wheelhouses:
         argv += ["--find-links", str(directory)]
-    for path in request.requirement_files:
-        argv += ["-r", str(path)]
-    return argv + list(request.requirements)
+    if constraints is not None:
+        argv += ["--constraint", str(constraints)]
+    return argv + ["--", *request.requirements]
+
+
+def constraints_file(request: InstallRequest) -> Path | None:
+    """Write the request's constraints, one vetted requirement a line, into the env itself
+    (so a full disk is the env's, not /tmp's); None without constraints."""
+    if not request.constraints:
+        return None
+    path = request.python.parent.parent / ".kernelctl-constraints.txt"
+    path.write_text("".join(f"{c}\n" for c in request.constraints), encoding="utf-8")
+    return path
 
 
 def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -59,15 +78,50 @@ def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def run_installer(argv: list[str], request: InstallRequest, env: dict[str, str]) -> None:
-    """Run an installer command; turn its failure into a one-line, actionable error."""
-    if request.verbose:  # shown on stderr, so that stdout stays clean for --json
-        proc = subprocess.run(argv, env=env, stdout=sys.stderr, stderr=subprocess.PIPE, text=True)
-        sys.stderr.write(proc.stderr)
-    else:
-        proc = subprocess.run(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the installer's child process: be killed when kernelctl dies, even by SIGKILL."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the process group below still covers Ctrl-C
+        pass
+
+
+def run_child(argv: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """Run ``argv`` in its own process group, so that nothing it started outlives kernelctl:
+    the group is killed on any exception here (Ctrl-C, SIGTERM turned into one), and the
+    child is killed by the kernel if kernelctl itself is killed."""
+    proc = subprocess.Popen(argv, env=env, text=True, start_new_session=True,
+                            preexec_fn=_die_with_parent, **kwargs)
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
+
+
+def run_installer(command: list[str], request: InstallRequest, env: dict[str, str]) -> None:
+    """Run the installer ``command`` on ``request``; turn its failure into a one-line, actionable error."""
+    constraints = constraints_file(request)
+    argv = command + source_args(request, constraints)
+    try:
+        if request.verbose:  # shown on stderr, so that stdout stays clean for --json
+            proc = run_child(argv, env, stdout=sys.stderr, stderr=subprocess.PIPE)
+            sys.stderr.write(proc.stderr)
+        else:
+            proc = run_child(argv, env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    finally:
+        if constraints is not None:
+            constraints.unlink(missing_ok=True)
     if proc.returncode != 0:
-        raise diagnose(proc.stdout or proc.stderr or "", request.wheelhouses)
+        raise diagnose(proc.stdout or proc.stderr or "", request.wheelhouses, request.python.parent.parent)
 
 
 _MISSING_PATTERNS = (
@@ -109,11 +163,11 @@ def _project_of(requirement: str) -> str:
     return re.split(r"[<>=!~;\[ (@]", requirement, maxsplit=1)[0]
 
 
-def diagnose(output: str, wheelhouses: Sequence[Path]) -> KernelctlError:
-    """Explain a failed install in one line, with what the wheelhouse has instead."""
+def diagnose(output: str, wheelhouses: Sequence[Path], prefix: Path) -> KernelctlError:
+    """Explain a failed install into the env at ``prefix`` in one line, with what the wheelhouse has instead."""
     flat = " ".join(output.split())  # installers wrap long messages to the terminal's width
     if "No space left on device" in flat or "Disk quota exceeded" in flat:
-        return disk_full_error()
+        return disk_full_error(prefix)
     for pattern in _CORRUPT_PATTERNS:
         match = pattern.search(flat)
         if not match:
@@ -147,10 +201,16 @@ def diagnose(output: str, wheelhouses: Sequence[Path]) -> KernelctlError:
                           "Run the command again with -v to see the installer's full output.")
 
 
-def disk_full_error() -> KernelctlError:
+def disk_full_error(path: Path, jupyter: bool = False) -> KernelctlError:
+    """The error for a full disk (or quota) at ``path``: the env's, or the Jupyter data dir's."""
+    if jupyter:
+        return KernelctlError(f"no space left on the device that holds the Jupyter data dir ({path})",
+                              "Free some space there (or your quota), or set JUPYTER_DATA_DIR to a filesystem "
+                              "with room.")
     return KernelctlError(
-        "no space left on the device that holds the env",
-        "Free some space, or set KERNELCTL_HOME to a filesystem with room (not $SCRATCH, which is purged).",
+        f"no space left on the device that holds the env ({path})",
+        "Free some space (or your quota), or set KERNELCTL_HOME to a filesystem with room (not $SCRATCH, "
+        "which is purged).",
     )
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from kernelctl.backends.base import InstallRequest, clean_environment, run_installer, source_args
+from kernelctl.backends.base import InstallRequest, clean_environment, run_installer
 
 
 class PipBackend:
     name = "pip"
 
     def install(self, request: InstallRequest) -> None:
-        argv = [str(request.python), "-m", "pip", "install", "--no-index", "--progress-bar", "off"]
-        run_installer(argv + source_args(request), request, clean_environment())
+        command = [str(request.python), "-m", "pip", "install", "--no-index", "--progress-bar", "off"]
+        run_installer(command, request, clean_environment())

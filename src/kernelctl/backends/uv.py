@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from kernelctl.backends.base import InstallRequest, clean_environment, run_installer, source_args
+from kernelctl.backends.base import InstallRequest, clean_environment, run_installer
 
 
 def find_uv() -> Path | None:
@@ -26,6 +26,6 @@ class UvBackend:
         self.uv = uv
 
     def install(self, request: InstallRequest) -> None:
-        argv = [str(self.uv), "pip", "install", "--python", str(request.python),
-                "--offline", "--no-index", "--no-config"]
-        run_installer(argv + source_args(request), request, clean_environment())
+        command = [str(self.uv), "pip", "install", "--python", str(request.python),
+                   "--offline", "--no-index", "--no-config"]
+        run_installer(command, request, clean_environment())

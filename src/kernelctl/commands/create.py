@@ -18,7 +18,7 @@ from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, Options
 from kernelctl.names import validate_name
 from kernelctl.output import Progress, print_json
-from kernelctl.requirements import check_requirements, read_requirement_files
+from kernelctl.requirements import read
 from kernelctl.venv import find_interpreter
 from kernelctl.wheelhouse.discovery import discover
 
@@ -63,8 +63,7 @@ def create(
         raise UsageError("a Julia kernel installs no Python packages and has no Python env",
                          "Drop the packages, -r, --python and --system-site-packages; Julia and IJulia come "
                          "from modules (e.g. --module ijulia-kernel).")
-    requirements = check_requirements(packages)
-    files = read_requirement_files(requirement_files)
+    wanted = read(packages, requirement_files)
     guard = Options(netguard=netguard, netguard_allow=list(netguard_allow))
     netguard_config.validate(guard, [])
     location = location or user_location()
@@ -86,7 +85,8 @@ def create(
         else:
             plan = BuildPlan(
                 name=name, interpreter=find_interpreter(python), python_requested=python,
-                wheelhouses=list(discover(wheelhouses).dirs), requirements=requirements, requirement_files=files,
+                wheelhouses=list(discover(wheelhouses).dirs), requirements=wanted.requirements,
+                constraints=wanted.constraints, requirement_files=wanted.files,
                 options=Options(display_name=display_name, system_site_packages=system_site_packages,
                                 backend=backend, modules=list(module_names), purge=purge,
                                 netguard=guard.netguard, netguard_allow=guard.netguard_allow,

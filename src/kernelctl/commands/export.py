@@ -7,10 +7,7 @@ import argparse
 from kernelctl.commands.args import add_parser
 from kernelctl.commands.common import find_python_kernel
 from kernelctl.manifest import now
-from kernelctl.venv import installed_distributions
-
-# Seeded by virtualenv itself, like pip freeze leaves them out.
-_SEEDED = {"pip", "setuptools", "wheel"}
+from kernelctl.venv import SEEDED, installed_distributions
 
 
 def export(name: str) -> str:
@@ -19,7 +16,7 @@ def export(name: str) -> str:
     installed = installed_distributions(kernel.prefix, name)
     header = [f"# kernelctl export of kernel {name!r} (Python {kernel.manifest.python_version}), {now()}",
               "# recreate with: kernelctl create NAME -r THIS_FILE"]
-    pins = [f"{project}=={version}" for project, version in installed.items() if project.lower() not in _SEEDED]
+    pins = [f"{project}=={version}" for project, version in installed.items() if project.lower() not in SEEDED]
     return "\n".join(header + pins) + "\n"
 
 

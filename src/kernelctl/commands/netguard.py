@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from kernelctl import kernelspec, netguard_config
-from kernelctl.build import python_argv
+from kernelctl.build import python_argv, share_written
 from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.commands.common import find_python_kernel, locked
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import write_atomic
 from kernelctl.launcher import CONFIG_NAME
+from kernelctl.manifest import MANIFEST_NAME
 from kernelctl.output import print_json
 from kernelctl.venv import site_packages
 
@@ -35,10 +36,13 @@ def set_netguard(name: str, mode: str | None = None, allow: Sequence[str] | None
             config = json.loads(config_path.read_text(encoding="utf-8"))
             netguard_config.apply(spec, config, manifest.options, manifest.wheelhouses)
             spec["argv"] = python_argv(kernel.prefix, config)
-            netguard_config.install_runtime(site_packages(kernel.prefix, manifest.python_minor))
+            runtime = netguard_config.install_runtime(site_packages(kernel.prefix, manifest.python_minor))
             write_atomic(config_path, kernelspec.spec_json(config))
             kernelspec.update_kernel_json(kernel.spec.resource_dir, spec)
             manifest.save()
+            share_written(kernel.location, manifest.options.group,
+                          [runtime, config_path, kernel.spec.resource_dir / "kernel.json",
+                           kernel.prefix / MANIFEST_NAME])
     return {"name": name, "mode": manifest.options.netguard, "allow": manifest.options.netguard_allow}
 
 

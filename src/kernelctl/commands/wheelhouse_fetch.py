@@ -12,7 +12,7 @@ from pathlib import Path
 
 from kernelctl.commands.args import add_parser
 from kernelctl.errors import KernelctlError, UsageError
-from kernelctl.requirements import check_requirements, read_requirement_files
+from kernelctl.requirements import read
 
 
 def fetch(requirements: Sequence[str], *, dest: str | os.PathLike[str],
@@ -24,8 +24,7 @@ def fetch(requirements: Sequence[str], *, dest: str | os.PathLike[str],
     """
     if not requirements and not requirement_files:
         raise UsageError("nothing to fetch", "Name requirements or pass -r FILE.")
-    check_requirements(requirements, offline=False)
-    read_requirement_files(requirement_files, offline=False)  # fail early on a missing file
+    read(requirements, requirement_files, offline=False)  # fail early on a bad requirement or a missing file
     if importlib.util.find_spec("pip") is None:
         raise KernelctlError("pip is not installed next to kernelctl", "Install pip into kernelctl's environment.")
     target = Path(dest).expanduser()
