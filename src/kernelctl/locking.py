@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kernelctl.errors import KernelctlError
+from kernelctl.fsutil import open_own_file, own_dir
 from kernelctl.location import Location
 
 
@@ -16,12 +17,15 @@ def name_lock(name: str, location: Location) -> Iterator[None]:
     """Hold an exclusive lock on ``name``; fail fast if another process holds it.
 
     The lock is an ``flock`` on ``locks/NAME.lock`` in the kernel's location: the kernel releases it when the holder
-    exits, even on SIGKILL, so a crashed ``create`` never leaves a stale lock behind.
+    exits, even on SIGKILL, so a crashed ``create`` never leaves a stale lock behind. Every command that writes
+    or deletes takes it first, so this is where the location's directories are checked to be kernelctl's own
+    (:meth:`Location.check_dirs`), and the lock file is never opened through a link.
     """
     directory = location.locks_dir
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        location.check_dirs()
+        location.home.mkdir(parents=True, exist_ok=True)
+        fd = open_own_file(own_dir(directory) / f"{name}.lock")
     except PermissionError:
         raise KernelctlError(f"you may not change kernel {name!r}: {directory} is not writable for you",
                              "A shared kernel is changed by its owner; ask them, or make your own copy "

@@ -23,7 +23,7 @@ def remove(name: str) -> dict[str, Any]:
     with locked(name) as spec:
         location = location_of(spec.resource_dir, spec.kernelctl or {})
         envs = in_service(name, location)
-        kernelspec.remove(name)
+        kernelspec.remove(spec)
         link = location.envs_dir / name
         if link.is_symlink():
             link.unlink()
