@@ -170,6 +170,28 @@ def test_a_damaged_kernelspec_gives_errors_not_tracebacks(wheels: list[str], dam
     assert kernelctl_json("show", "hurt")["name"] == "hurt"
 
 
+DEEP = "[" * 100_000
+NOT_UTF8 = '{"argv": ["\xff"]}'
+
+
+@pytest.mark.parametrize(("where", "damage"), [("spec", DEEP), ("spec", NOT_UTF8), ("launch", DEEP),
+                                               ("launch", NOT_UTF8), ("manifest", DEEP), ("manifest", NOT_UTF8)])
+def test_nested_or_undecodable_kernelctl_files_give_one_error(wheels: list[str], where: str, damage: str) -> None:
+    kernelctl("create", "hurt", *wheels, "--no-verify", "-q")
+    spec_dir = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "hurt"
+    path = {"spec": spec_dir / "kernel.json", "launch": spec_dir / "kernelctl-launch.json",
+            "manifest": Path(kernelctl_json("show", "hurt")["prefix"]) / "kernelctl.json"}[where]
+    path.write_bytes(damage.encode("latin-1"))
+    for command in (["list"], ["show", "hurt"], ["doctor"], ["export", "hurt"], ["install", "hurt", "tinyfixture"],
+                    ["rebuild", "hurt", "--no-verify"], ["remove", "hurt", "--yes"]):
+        proc = kernelctl(*command, check=False)
+        assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, (command, proc.stderr)
+        if proc.returncode and command != ["doctor"]:  # doctor reports on stdout and exits 1
+            assert_user_error(proc, 1)
+    kernelctl("create", "hurt", *wheels, "--no-verify", "-q", "--force")  # the way out the errors name
+    assert kernelctl_json("show", "hurt")["name"] == "hurt"
+
+
 def test_remove_off_a_terminal_asks_for_yes_and_removes_nothing(wheels: list[str]) -> None:
     kernelctl("create", "keepme", *wheels, "--no-verify", "-q")
     proc = subprocess.run([*CLI, "remove", "keepme"], stdin=subprocess.DEVNULL, capture_output=True, text=True)

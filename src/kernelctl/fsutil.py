@@ -104,6 +104,10 @@ def check_own_dir(path: Path, *, owned: bool = True) -> bool:
         info = path.lstat()
     except FileNotFoundError:
         return False
+    except NotADirectoryError:
+        raise KernelctlError(f"cannot use {path}: a path above it is a file, not a directory",
+                             "KERNELCTL_HOME, JUPYTER_DATA_DIR and --prefix must name directories (or nothing "
+                             "yet); point them elsewhere or move that file.") from None
     if stat.S_ISLNK(info.st_mode):
         raise _not_ours(path, f"it is a symbolic link (to {os.readlink(path)})")
     if not stat.S_ISDIR(info.st_mode):
