@@ -157,3 +157,14 @@ def test_a_directory_of_another_user_is_refused(real_wheelhouse: Path, where: st
     proc = create("k", real_wheelhouse, "--force", check=False)
     assert_user_error(proc, 1, f"refusing to use {directory}", "uid 65534", "not to you")
     assert (home() / "envs" / "k").resolve().is_dir()  # the kernel in service is untouched
+
+
+@pytest.mark.system
+def test_a_shared_kernel_of_another_user_says_whose_it_is(real_wheelhouse: Path, tmp_path: Path) -> None:
+    require_system(os.geteuid() == 0, "needs root to give a directory to another user")
+    prefix = tmp_path / "course"
+    create("k", real_wheelhouse, "--prefix", str(prefix))
+    os.environ["JUPYTER_PATH"] = str(prefix / "share" / "jupyter")  # restored by the isolation fixture
+    os.chown(prefix / "share" / "kernelctl", 65534, -1)
+    proc = kernelctl("install", "k", "six", check=False)
+    assert_user_error(proc, 1, "you may not change kernel 'k'", "uid 65534", "kernelctl export k")

@@ -80,10 +80,25 @@ def share_tree(root: Path, gid: int = -1) -> None:
         share_paths((Path(dirpath) / entry for entry in dirnames + filenames), gid)
 
 
-def _not_ours(path: Path, why: str) -> KernelctlError:
-    return KernelctlError(f"refusing to use {path}: {why}",
-                          "kernelctl only writes and deletes in files and directories it made itself; move that "
-                          "one out of the way (or ask its owner to), then run the command again.")
+class NotOursError(KernelctlError):
+    """A path kernelctl would write or delete in is a link, not what it should be, or not the
+    user's (``owner`` then says whose)."""
+
+    def __init__(self, path: Path, why: str, owner: str | None = None) -> None:
+        super().__init__(f"refusing to use {path}: {why}",
+                         "kernelctl only writes and deletes in files and directories it made itself; move that "
+                         "one out of the way (or ask its owner to), then run the command again.")
+        self.path = path
+        self.owner = owner
+
+
+def _not_ours(path: Path, why: str) -> NotOursError:
+    return NotOursError(path, why)
+
+
+def _foreign(path: Path, uid: int) -> NotOursError:
+    owner = _user_name(uid)
+    return NotOursError(path, f"it belongs to {owner}, not to you", owner)
 
 
 def _user_name(uid: int) -> str:
@@ -113,7 +128,7 @@ def check_own_dir(path: Path, *, owned: bool = True) -> bool:
     if not stat.S_ISDIR(info.st_mode):
         raise _not_ours(path, "it is not a directory")
     if owned and info.st_uid != os.geteuid():
-        raise _not_ours(path, f"it belongs to {_user_name(info.st_uid)}, not to you")
+        raise _foreign(path, info.st_uid)
     return True
 
 
@@ -139,12 +154,12 @@ def open_own_file(path: Path) -> int:
             raise _not_ours(path, "it is a directory") from None
         raise
     info = os.fstat(fd)
-    problem = ("it is not a regular file" if not stat.S_ISREG(info.st_mode)
-               else f"it belongs to {_user_name(info.st_uid)}, not to you" if info.st_uid != os.geteuid()
-               else "it has other hard links" if info.st_nlink != 1 else None)
+    problem = (_not_ours(path, "it is not a regular file") if not stat.S_ISREG(info.st_mode)
+               else _foreign(path, info.st_uid) if info.st_uid != os.geteuid()
+               else _not_ours(path, "it has other hard links") if info.st_nlink != 1 else None)
     if problem:
         os.close(fd)
-        raise _not_ours(path, problem)
+        raise problem
     return fd
 
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kernelctl.errors import KernelctlError
-from kernelctl.fsutil import open_own_file, own_dir
+from kernelctl.fsutil import NotOursError, open_own_file, own_dir
 from kernelctl.location import Location
 
 
@@ -22,14 +22,19 @@ def name_lock(name: str, location: Location) -> Iterator[None]:
     (:meth:`Location.check_dirs`), and the lock file is never opened through a link.
     """
     directory = location.locks_dir
+    hint = ("A shared kernel is changed by its owner; ask them, or make your own copy "
+            f"with 'kernelctl create NAME -r <(kernelctl export {name})'.")
     try:
         location.check_dirs()
         location.home.mkdir(parents=True, exist_ok=True)
         fd = open_own_file(own_dir(directory) / f"{name}.lock")
     except PermissionError:
         raise KernelctlError(f"you may not change kernel {name!r}: {directory} is not writable for you",
-                             "A shared kernel is changed by its owner; ask them, or make your own copy "
-                             f"with 'kernelctl create NAME -r <(kernelctl export {name})'.") from None
+                             hint) from None
+    except NotOursError as err:
+        if err.owner is None or not location.shared:
+            raise
+        raise KernelctlError(f"you may not change kernel {name!r}: {err.path} belongs to {err.owner}", hint) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
