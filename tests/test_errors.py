@@ -50,6 +50,22 @@ def test_a_name_with_control_characters_is_refused(wheels: list[str], name: str)
     nothing_left("ok")
 
 
+def test_no_character_outside_the_rule_is_accepted_anywhere_in_a_name() -> None:
+    """Every character up to U+2FFF (C0 and C1 controls, NEL, line and paragraph separators,
+    zero-width ones, Latin/Greek/Cyrillic look-alikes) and a few beyond (BOM, fullwidth 'a',
+    an emoji), at the end of a name and inside it."""
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+    for code in [*range(0x3000), 0xFEFF, 0xFF41, 0x1F600]:
+        char = chr(code)
+        for name in (f"a{char}", f"a{char}b"):
+            try:
+                validate_name(name)
+            except UsageError:
+                assert char not in allowed, repr(name)
+            else:
+                assert char in allowed, repr(name)
+
+
 def foreign_kernelspec(directory: Path, name: str) -> Path:
     """A kernelspec kernelctl did not make (as 'ipykernel install --name NAME' writes one)."""
     spec = directory / name
