@@ -38,8 +38,8 @@ def victim(tmp_path: Path) -> Path:
     return root
 
 
-def snapshot(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): p.read_text() if p.is_file() else "<dir>" for p in sorted(root.rglob("*"))}
+def snapshot(root: Path) -> dict[str, bytes | None]:
+    return {str(p.relative_to(root)): p.read_bytes() if p.is_file() else None for p in sorted(root.rglob("*"))}
 
 
 def replace_with_link(path: Path, target: Path) -> None:
@@ -89,6 +89,20 @@ def test_a_planted_link_is_refused_and_its_target_untouched(real_wheelhouse: Pat
     assert kernelctl_json("show", "k")["prefix"] == str(env) and env.is_dir()
     kernelctl("remove", "k", "--yes")
     assert not env.exists() and snapshot(victim) == before
+
+
+def test_a_kernelspec_dir_replaced_by_a_link_is_not_written_through(real_wheelhouse: Path, tmp_path: Path) -> None:
+    create("k", real_wheelhouse)
+    spec_dir = kernels_dir() / "k"
+    elsewhere = tmp_path / "elsewhere-k"
+    shutil.copytree(spec_dir, elsewhere)
+    shutil.rmtree(spec_dir)
+    spec_dir.symlink_to(elsewhere)
+    before = snapshot(elsewhere)
+    for command in (["netguard", "k", "--mode", "block"], ["install", "k", "six"], ["rebuild", "k", "--no-verify"],
+                    ["remove", "k", "--yes"]):
+        assert_user_error(kernelctl(*command, check=False), 1, f"refusing to use {spec_dir}", "symbolic link")
+    assert snapshot(elsewhere) == before
 
 
 def test_a_dangling_lock_link_creates_nothing(real_wheelhouse: Path, tmp_path: Path) -> None:
