@@ -92,10 +92,6 @@ class NotOursError(KernelctlError):
         self.owner = owner
 
 
-def _not_ours(path: Path, why: str) -> NotOursError:
-    return NotOursError(path, why)
-
-
 def _foreign(path: Path, uid: int) -> NotOursError:
     owner = _user_name(uid)
     return NotOursError(path, f"it belongs to {owner}, not to you", owner)
@@ -124,9 +120,9 @@ def check_own_dir(path: Path, *, owned: bool = True) -> bool:
                              "KERNELCTL_HOME, JUPYTER_DATA_DIR and --prefix must name directories (or nothing "
                              "yet); point them elsewhere or move that file.") from None
     if stat.S_ISLNK(info.st_mode):
-        raise _not_ours(path, f"it is a symbolic link (to {os.readlink(path)})")
+        raise NotOursError(path, f"it is a symbolic link (to {os.readlink(path)})")
     if not stat.S_ISDIR(info.st_mode):
-        raise _not_ours(path, "it is not a directory")
+        raise NotOursError(path, "it is not a directory")
     if owned and info.st_uid != os.geteuid():
         raise _foreign(path, info.st_uid)
     return True
@@ -149,14 +145,14 @@ def open_own_file(path: Path) -> int:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
     except OSError as err:
         if err.errno == errno.ELOOP:
-            raise _not_ours(path, f"it is a symbolic link (to {os.readlink(path)})") from None
+            raise NotOursError(path, f"it is a symbolic link (to {os.readlink(path)})") from None
         if err.errno == errno.EISDIR:
-            raise _not_ours(path, "it is a directory") from None
+            raise NotOursError(path, "it is a directory") from None
         raise
     info = os.fstat(fd)
-    problem = (_not_ours(path, "it is not a regular file") if not stat.S_ISREG(info.st_mode)
+    problem = (NotOursError(path, "it is not a regular file") if not stat.S_ISREG(info.st_mode)
                else _foreign(path, info.st_uid) if info.st_uid != os.geteuid()
-               else _not_ours(path, "it has other hard links") if info.st_nlink != 1 else None)
+               else NotOursError(path, "it has other hard links") if info.st_nlink != 1 else None)
     if problem:
         os.close(fd)
         raise problem

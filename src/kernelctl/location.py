@@ -70,8 +70,7 @@ class Location:
         The roots themselves (``KERNELCTL_HOME``, the Jupyter data dir, the prefix) are the
         user's choice and may be links.
         """
-        own = [self.home, self.locks_dir, self.envs_dir, self.store_dir, self.staging_dir] if self.shared else \
-            [self.locks_dir, self.envs_dir, self.store_dir, self.staging_dir]
+        own = [*([self.home] if self.shared else []), self.locks_dir, self.envs_dir, self.store_dir, self.staging_dir]
         for directory in [*self.shared_dirs()[1:], *own]:  # shared_dirs()[0] is the prefix
             check_own_dir(directory, owned=directory in own)
 
