@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import start_new_kernel
-from kernelhelpers import kernelctl, kernelctl_json
+from kernelhelpers import CLI, kernelctl, kernelctl_json
 from test_crash_safety import start_create
 
 from kernelctl.running import command_line, processes_using
@@ -77,6 +78,39 @@ def test_remove_of_a_running_kernel_warns_and_removes_only_ours(real_wheelhouse:
         assert json.loads(proc.stdout)["running"] == [pid]
         assert "live" not in KernelSpecManager().find_kernel_specs() and not env.exists()
         assert km.is_alive()  # warned about, not killed
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def ask_on_a_terminal(argv: list[str], answer: bytes) -> tuple[int, str]:
+    """Run ``argv`` on a pseudo-terminal, type ``answer`` once it asks; (exit status, all it printed)."""
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    shown = b""
+    try:
+        while b"[y/N]" not in shown:
+            shown += os.read(fd, 4096)
+        os.write(fd, answer)
+        while True:
+            shown += os.read(fd, 4096)
+    except OSError:  # EIO: the child closed the terminal
+        pass
+    finally:
+        os.close(fd)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), shown.decode(errors="replace")
+
+
+def test_remove_on_a_terminal_warns_before_it_asks(real_wheelhouse: Path) -> None:
+    kernelctl("create", "asked", "--wheelhouse", str(real_wheelhouse), "--no-verify", "-q")
+    km, kc = start_new_kernel(kernel_name="asked", startup_timeout=60)
+    try:
+        status, shown = ask_on_a_terminal([*CLI, "remove", "asked"], b"n\n")
+        warning = shown.index(f"kernel 'asked' is running (pid {km.provisioner.pid})")  # type: ignore[union-attr]
+        assert warning < shown.index("Remove kernel 'asked' and its env? [y/N]"), shown
+        assert status == 1 and "Nothing removed." in shown
+        assert kernelctl_json("show", "asked")["name"] == "asked" and km.is_alive()
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
