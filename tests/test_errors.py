@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from jupyter_client.kernelspec import KernelSpecManager
 from kernelhelpers import CLI, assert_user_error, kernelctl, kernelctl_json
 from wheelfactory import build_corrupt_wheel, build_wheel
+
+from kernelctl.errors import UsageError
+from kernelctl.names import validate_name
 
 from conftest import require_system
 
@@ -32,6 +37,63 @@ def nothing_left(name: str) -> None:
 @pytest.mark.parametrize("name", ["My Env", "_under", "a/b", "x" * 65, "ÿ"])
 def test_invalid_name_states_the_rule(name: str) -> None:
     assert_user_error(kernelctl("create", name, check=False), 2, "lowercase letters")
+
+
+@pytest.mark.parametrize("name", ["ok\n", "\nok", "o\nk", "o\tk", "ok\r", "ok\x1b[2J", "ok\u2028", "ok\u0085",
+                                  "ok\x7f"])
+def test_a_name_with_control_characters_is_refused(wheels: list[str], name: str) -> None:
+    with pytest.raises(UsageError):
+        validate_name(name)
+    for command in (["create", name, *wheels, "--no-verify"], ["show", name], ["remove", name, "--yes"]):
+        proc = kernelctl(*command, check=False)
+        assert_user_error(proc, 2, f"invalid kernel name {name!r}", "lowercase letters")
+    nothing_left("ok")
+
+
+def test_no_character_outside_the_rule_is_accepted_anywhere_in_a_name() -> None:
+    """Every character up to U+2FFF (C0 and C1 controls, NEL, line and paragraph separators,
+    zero-width ones, Latin/Greek/Cyrillic look-alikes) and a few beyond (BOM, fullwidth 'a',
+    an emoji), at the end of a name and inside it."""
+    allowed = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+    for code in [*range(0x3000), 0xFEFF, 0xFF41, 0x1F600]:
+        char = chr(code)
+        for name in (f"a{char}", f"a{char}b"):
+            try:
+                validate_name(name)
+            except UsageError:
+                assert char not in allowed, repr(name)
+            else:
+                assert char in allowed, repr(name)
+
+
+def foreign_kernelspec(directory: Path, name: str) -> Path:
+    """A kernelspec kernelctl did not make (as 'ipykernel install --name NAME' writes one)."""
+    spec = directory / name
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": "Theirs", "language": "python"}))
+    return spec
+
+
+@pytest.mark.parametrize("where", ["same kernels dir", "earlier on JUPYTER_PATH"])
+def test_a_name_a_foreign_kernelspec_holds_in_another_case_is_refused(wheels: list[str], tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      where: str) -> None:
+    ours = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels"
+    if where == "same kernels dir":
+        holder = foreign_kernelspec(ours, "Coll")
+    else:
+        monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "site-jupyter"))
+        holder = foreign_kernelspec(tmp_path / "site-jupyter" / "kernels", "COLL")
+    assert KernelSpecManager().find_kernel_specs()["coll"] == str(holder)  # what the launcher starts for 'coll'
+    for force in ([], ["--force"]):
+        proc = kernelctl("create", "coll", *wheels, "--no-verify", *force, check=False)
+        assert_user_error(proc, 1, str(holder), "case-insensitively", "move")
+    store = Path(os.environ["KERNELCTL_HOME"]) / "envs" / ".store"
+    assert not (ours / "coll").exists() and (holder / "kernel.json").is_file() and not any(store.glob("*"))
+    holder.rename(holder.with_name("theirs"))  # the way out the error names
+    kernelctl("create", "coll", *wheels, "--no-verify", "-q")
+    assert KernelSpecManager().find_kernel_specs()["coll"] == str(ours / "coll")
 
 
 def test_no_wheelhouse_configured() -> None:
@@ -121,6 +183,28 @@ def test_a_damaged_kernelspec_gives_errors_not_tracebacks(wheels: list[str], dam
         proc = kernelctl(*command, check=False)
         assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, (command, proc.stderr)
     kernelctl("create", "hurt", *wheels, "--no-verify", "-q", "--force")  # replacing it repairs it
+    assert kernelctl_json("show", "hurt")["name"] == "hurt"
+
+
+DEEP = "[" * 100_000
+NOT_UTF8 = '{"argv": ["\xff"]}'
+
+
+@pytest.mark.parametrize(("where", "damage"), [("spec", DEEP), ("spec", NOT_UTF8), ("launch", DEEP),
+                                               ("launch", NOT_UTF8), ("manifest", DEEP), ("manifest", NOT_UTF8)])
+def test_nested_or_undecodable_kernelctl_files_give_one_error(wheels: list[str], where: str, damage: str) -> None:
+    kernelctl("create", "hurt", *wheels, "--no-verify", "-q")
+    spec_dir = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "hurt"
+    path = {"spec": spec_dir / "kernel.json", "launch": spec_dir / "kernelctl-launch.json",
+            "manifest": Path(kernelctl_json("show", "hurt")["prefix"]) / "kernelctl.json"}[where]
+    path.write_bytes(damage.encode("latin-1"))
+    for command in (["list"], ["show", "hurt"], ["doctor"], ["export", "hurt"], ["install", "hurt", "tinyfixture"],
+                    ["rebuild", "hurt", "--no-verify"], ["remove", "hurt", "--yes"]):
+        proc = kernelctl(*command, check=False)
+        assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr, (command, proc.stderr)
+        if proc.returncode and command != ["doctor"]:  # doctor reports on stdout and exits 1
+            assert_user_error(proc, 1)
+    kernelctl("create", "hurt", *wheels, "--no-verify", "-q", "--force")  # the way out the errors name
     assert kernelctl_json("show", "hurt")["name"] == "hurt"
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 from kernelctl import __version__
 from kernelctl.commands import COMMANDS
@@ -63,37 +67,90 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit status (0 ok, 1 failure, 2 usage error)."""
+class Terminated(BaseException):
+    """SIGTERM (a batch system's or a session's end), raised like Ctrl-C's KeyboardInterrupt
+    so that every cleanup an interrupted command runs for Ctrl-C runs for it too."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the cleanup short
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (signal handlers can
+    only be set there; called from another thread, nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        argv = list(sys.argv[1:] if argv is None else argv)
-        parser = build_parser(argv)
-        args, extra = parser.parse_known_args(argv)
-        intermixed = getattr(args, "intermixed", None)
-        if extra and intermixed and not any(word.startswith("-") for word in extra):
-            # 'create NAME --force numpy': argparse stops collecting PKG... at the first option
-            getattr(args, intermixed).extend(extra)
-        elif extra:
-            command = " ".join(filter(None, ["kernelctl", args.command, getattr(args, "wheelhouse_command", None)]))
-            raise UsageError(f"unrecognized arguments: {' '.join(extra)}", f"Run '{command} --help' for usage.")
-        if not getattr(args, "run", None):
-            parser.print_help(sys.stderr)
-            return 2
-        return int(args.run(args) or 0)
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit status (0 ok, 1 failure, 2 usage error, 130/143 after
+    SIGINT/SIGTERM)."""
+    for stream in (sys.stdout, sys.stderr):  # a name that is not valid text still prints, escaped
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+    try:
+        with _sigterm_raises():
+            return _run(argv)
     except KernelctlError as err:
         print(f"error: {err.message}", file=sys.stderr)
         if err.hint:
             print(err.hint, file=sys.stderr)
         return err.exit_code
+    except (RecursionError, MemoryError) as err:  # deeply nested or huge JSON in a damaged file
+        print(f"error: a file kernelctl read is too deeply nested or too large to load ({type(err).__name__})",
+              file=sys.stderr)
+        print(DAMAGED_FILE_HINT, file=sys.stderr)
+        return 1
+    except UnicodeError as err:  # a file that is not the text it should be
+        print(f"error: a file kernelctl read is not valid text ({err})", file=sys.stderr)
+        print(DAMAGED_FILE_HINT, file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # 'kernelctl list | head': the reader has all it wanted
+        return 1
     except OSError as err:  # a file or program that vanished or is not ours, mid-command
         print(f"error: {err}", file=sys.stderr)
-        print("Run 'kernelctl doctor' to see what is broken and how to fix it.", file=sys.stderr)
+        print(DAMAGED_HINT, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("kernelctl: interrupted; nothing half-done was left in the launcher.", file=sys.stderr)
+        print(f"kernelctl: interrupted; {CLEANED_UP}", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 1
+    except Terminated:
+        print(f"kernelctl: terminated (SIGTERM); {CLEANED_UP}", file=sys.stderr)
+        return 143
+
+
+DAMAGED_HINT = "Run 'kernelctl doctor' to see what is broken and how to fix it."
+DAMAGED_FILE_HINT = ("A kernel's kernel.json, kernelctl.json or kernelctl-launch.json may be damaged: replace the "
+                     "kernel with 'kernelctl create NAME --force ...'.")
+CLEANED_UP = "nothing half-done was left in the launcher."
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """Parse ``argv`` and run the command it names (errors are left to :func:`main`)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args, extra = parser.parse_known_args(argv)
+    intermixed = getattr(args, "intermixed", None)
+    if extra and intermixed and not any(word.startswith("-") for word in extra):
+        # 'create NAME --force numpy': argparse stops collecting PKG... at the first option
+        getattr(args, intermixed).extend(extra)
+    elif extra:
+        command = " ".join(filter(None, ["kernelctl", args.command, getattr(args, "wheelhouse_command", None)]))
+        raise UsageError(f"unrecognized arguments: {' '.join(extra)}", f"Run '{command} --help' for usage.")
+    if not getattr(args, "run", None):
+        parser.print_help(sys.stderr)
+        return 2
+    return int(args.run(args) or 0)
 
 
 if __name__ == "__main__":

@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from jupyter_client.kernelspec import KernelSpecManager
 
-from kernelctl.errors import UsageError
-from kernelctl.fsutil import remove_tree, write_atomic
-from kernelctl.location import Location
+from kernelctl.errors import KernelctlError, UsageError
+from kernelctl.fsutil import check_own_dir, own_dir, read_small_text, remove_tree, write_atomic
+from kernelctl.location import STAGING, Location
 from kernelctl.manifest import MANIFEST_NAME
 
-STAGING = ".kernelctl-staging"
 TEMPLATES = Path(__file__).with_name("kernelspecs")
 LOGO_FILES = ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg")
 # What a user's logo becomes, by its extension. Jupyter cannot resize without extra
@@ -78,12 +77,42 @@ def read_spec(kernels_dir: Path, name: str) -> InstalledSpec | None:
     """The spec ``name`` in ``kernels_dir`` itself, whether or not Jupyter's path includes it."""
     resource_dir = kernels_dir / name
     try:
-        spec = json.loads((resource_dir / "kernel.json").read_text(encoding="utf-8"))
+        spec = json.loads(read_small_text(resource_dir / "kernel.json"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # damaged: no kernelctl metadata to trust
         spec = {}
     return InstalledSpec(name, resource_dir, spec if isinstance(spec, dict) else {})
+
+
+def name_holder(name: str, location: Location) -> Path | None:
+    """Another kernelspec that Jupyter would start for ``name`` even once ``name`` is in
+    ``location``: one whose directory name is ``name`` but for case (Jupyter lowercases the
+    names it finds) in ``location``'s kernels dir, or, for a personal kernel, one of the name
+    in any case in a directory that comes before it on Jupyter's path.
+    """
+    dirs = [Path(d) for d in spec_manager().kernel_dirs]
+    ahead = [] if location.shared or location.kernels_dir not in dirs else dirs[:dirs.index(location.kernels_dir)]
+    for directory in [*ahead, location.kernels_dir]:
+        try:
+            entries = os.listdir(directory)
+        except OSError:
+            continue
+        for entry in entries:
+            found = directory / entry
+            if entry.lower() == name and found != location.kernels_dir / name and (found / "kernel.json").is_file():
+                return found
+    return None
+
+
+def check_name_free(name: str, location: Location) -> None:
+    """Refuse ``name`` when :func:`name_holder` finds a kernelspec that would take its place."""
+    holder = name_holder(name, location)
+    if holder is not None:
+        raise KernelctlError(
+            f"Jupyter would not start a new kernel {name!r}: {holder} holds that name "
+            "(Jupyter matches kernel names case-insensitively, first on its path wins)",
+            f"Choose another name, or move {holder} out of the way first.")
 
 
 def kernelctl_metadata(name: str, prefix: Path, location: Location) -> dict[str, Any]:
@@ -142,8 +171,11 @@ def stage(kernels_dir: Path, name: str, kernel_json: dict[str, Any], files: dict
     before anything is written.
     """
     files = {**logo_files(language, logo), **files}
-    spec_dir = kernels_dir / STAGING / secrets.token_hex(6) / name
-    spec_dir.mkdir(parents=True)
+    kernels_dir.mkdir(parents=True, exist_ok=True)
+    attempt = own_dir(kernels_dir / STAGING) / secrets.token_hex(6)
+    attempt.mkdir()
+    spec_dir = attempt / name
+    spec_dir.mkdir()
     for filename, content in files.items():
         if isinstance(content, Path):
             shutil.copyfile(content, spec_dir / filename)
@@ -156,11 +188,11 @@ def stage(kernels_dir: Path, name: str, kernel_json: dict[str, Any], files: dict
 def commit(staged: Path, kernels_dir: Path) -> Path:
     """Move a staged spec into place atomically; return its final directory."""
     final = kernels_dir / staged.name
-    kernels_dir.mkdir(parents=True, exist_ok=True)
+    check_own_dir(final, owned=False)  # replacing a spec of any owner, but never through a link
     try:
         os.rename(staged, final)
     except OSError:
-        if not final.is_dir() or final.is_symlink():
+        if not final.is_dir():
             raise
         # Replace in place: each file atomically, kernel.json last, so that at any instant
         # the spec on disk is either the old or the new complete one.
@@ -185,6 +217,8 @@ def discard_staging(staged: Path) -> None:
 
 def clean_stale_staging(kernels_dir: Path, name: str) -> None:
     """Remove staging dirs for ``name`` left by an interrupted command (call under the lock)."""
+    if not check_own_dir(kernels_dir / STAGING):
+        return
     for leftover in (kernels_dir / STAGING).glob(f"*/{name}"):
         discard_staging(leftover)
 
@@ -193,8 +227,7 @@ def update_kernel_json(resource_dir: Path, spec: dict[str, Any]) -> None:
     write_atomic(resource_dir / "kernel.json", spec_json(spec))
 
 
-def remove(name: str) -> None:
-    try:
-        spec_manager().remove_kernel_spec(name)
-    except NoSuchKernel:
-        pass
+def remove(spec: InstalledSpec) -> None:
+    """Remove ``spec``'s directory (only the link, if it is one): the very spec that was
+    checked, not whatever Jupyter's case-insensitive lookup of its name finds now."""
+    remove_tree(spec.resource_dir)

@@ -13,7 +13,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from kernelctl.fsutil import check_own_dir
 from kernelctl.paths import kernelctl_home
+
+STAGING = ".kernelctl-staging"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,25 @@ class Location:
     @property
     def locks_dir(self) -> Path:
         return self.home / "locks"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Where kernelspecs are written before they are moved into :attr:`kernels_dir`."""
+        return self.kernels_dir / STAGING
+
+    def check_dirs(self) -> None:
+        """Refuse (see :func:`~kernelctl.fsutil.check_own_dir`) a location where a directory
+        kernelctl writes or deletes in is a symlink, or one of its own is not the user's.
+
+        kernelctl's own directories are the locks, envs, store and staging ones (and, for a
+        shared kernel, ``share/kernelctl``); those between a shared prefix and them
+        (``share``, ``share/jupyter/kernels``) may belong to anyone but must not be links.
+        The roots themselves (``KERNELCTL_HOME``, the Jupyter data dir, the prefix) are the
+        user's choice and may be links.
+        """
+        own = [*([self.home] if self.shared else []), self.locks_dir, self.envs_dir, self.store_dir, self.staging_dir]
+        for directory in [*self.shared_dirs()[1:], *own]:  # shared_dirs()[0] is the prefix
+            check_own_dir(directory, owned=directory in own)
 
 
 def user_location() -> Location:

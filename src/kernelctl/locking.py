@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kernelctl.errors import KernelctlError
+from kernelctl.fsutil import NotOursError, open_own_file, own_dir
 from kernelctl.location import Location
 
 
@@ -16,16 +17,24 @@ def name_lock(name: str, location: Location) -> Iterator[None]:
     """Hold an exclusive lock on ``name``; fail fast if another process holds it.
 
     The lock is an ``flock`` on ``locks/NAME.lock`` in the kernel's location: the kernel releases it when the holder
-    exits, even on SIGKILL, so a crashed ``create`` never leaves a stale lock behind.
+    exits, even on SIGKILL, so a crashed ``create`` never leaves a stale lock behind. Every command that writes
+    or deletes takes it first, so this is where the location's directories are checked to be kernelctl's own
+    (:meth:`Location.check_dirs`), and the lock file is never opened through a link.
     """
     directory = location.locks_dir
+    hint = ("A shared kernel is changed by its owner; ask them, or make your own copy "
+            f"with 'kernelctl create NAME -r <(kernelctl export {name})'.")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        location.check_dirs()
+        location.home.mkdir(parents=True, exist_ok=True)
+        fd = open_own_file(own_dir(directory) / f"{name}.lock")
     except PermissionError:
         raise KernelctlError(f"you may not change kernel {name!r}: {directory} is not writable for you",
-                             "A shared kernel is changed by its owner; ask them, or make your own copy "
-                             f"with 'kernelctl create NAME -r <(kernelctl export {name})'.") from None
+                             hint) from None
+    except NotOursError as err:
+        if err.owner is None or not location.shared:
+            raise
+        raise KernelctlError(f"you may not change kernel {name!r}: {err.path} belongs to {err.owner}", hint) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

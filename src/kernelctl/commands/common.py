@@ -11,6 +11,7 @@ from typing import Any
 
 from kernelctl import kernelspec
 from kernelctl.errors import KernelctlError, UsageError
+from kernelctl.fsutil import check_own_dir
 from kernelctl.launcher import CONFIG_NAME
 from kernelctl.location import Location, location_of
 from kernelctl.locking import name_lock
@@ -78,7 +79,10 @@ def find_python_kernel(name: str, action: str) -> Kernel:
 
 @contextmanager
 def locked(name: str) -> Iterator[kernelspec.InstalledSpec]:
-    """Hold kernel ``name``'s lock (in its own location) and yield its kernelspec, read under it."""
+    """Hold kernel ``name``'s lock (in its own location) and yield its kernelspec, read under it
+    and checked to be a directory of the user's, not a link (kernelctl makes neither)."""
     spec = find_kernelctl_spec(name)
     with name_lock(name, location_of(spec.resource_dir, spec.kernelctl or {})):
-        yield find_kernelctl_spec(name)
+        spec = find_kernelctl_spec(name)
+        check_own_dir(spec.resource_dir)
+        yield spec

@@ -93,6 +93,7 @@ def create(
                                 logo=logo_path, group=group),
                 module_system=module_system, location=location,
             )
+        kernelspec.check_name_free(name, location)
         existing = kernelspec.read_spec(location.kernels_dir, name)
         if existing is not None and not force:
             owner = "" if existing.kernelctl else " (not made by kernelctl)"
