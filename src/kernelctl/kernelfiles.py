@@ -58,9 +58,10 @@ def read_json(path: Path, fix: str) -> Any:
         raise
     except OSError as err:
         raise DamagedFile(path, f"it cannot be read ({err.strerror})", fix) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise DamagedFile(path, "it is not a regular file", fix)
     with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise DamagedFile(path, "it is not a regular file", fix)
         raw = f.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
         raise DamagedFile(path, f"it is over {MAX_BYTES // 2**20} MB, far larger than kernelctl writes", fix)
@@ -138,6 +139,8 @@ def _check(hint: Any, value: Any, where: str) -> Any:
     # bool is an int to Python but not to a schema: 'schema: true' is damage.
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise SchemaError(where, f"expected {_NAMES.get(hint, hint.__name__)}, found {_kind(value)}")
+    if isinstance(value, str) and "\0" in value:  # no name, path or version has one; the OS refuses them
+        raise SchemaError(where, "contains a NUL character")
     return value
 
 
