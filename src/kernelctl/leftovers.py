@@ -85,7 +85,8 @@ def _candidates(location: Location) -> Iterable[tuple[str, str, Path]]:
     for entry in sorted(location.envs_dir.glob(".*.link-*")):  # fsutil.point_symlink's temporary link
         yield "temp", entry.name[1:].partition(".link-")[0], entry
     for link in sorted(location.envs_dir.glob("[!.]*")):
-        if link.is_symlink() and not link.exists():
+        # A kernel whose env was purged keeps its link: doctor reports that kernel, not debris.
+        if link.is_symlink() and not link.exists() and not (location.kernels_dir / link.name).exists():
             yield "link", link.name, link
     for temp in sorted(location.kernels_dir.glob(f"*/{_TEMP}")):
         yield "temp", temp.parent.name, temp
