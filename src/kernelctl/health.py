@@ -226,8 +226,10 @@ def _python_env(spec: kernelspec.InstalledSpec, prefix: Path, manifest: Manifest
             problems.append(Problem("stale", f"the env was built on Python {manifest.python_version} but its "
                                     f"interpreter is now {version}: the cluster's Python changed", rebuild))
     if not (site_packages(prefix, manifest.python_minor) / "ipykernel" / "__init__.py").is_file():
-        # Perhaps it comes from the interpreter's own packages (--system-site-packages): ask it.
-        runs, detail = probe.imports(python, "ipykernel") if probe else (False, "it is not in the env")
+        # With --system-site-packages it may come from the interpreter's own packages: only
+        # running it can tell, so doctor asks and list gives it the benefit of the doubt.
+        runs, detail = (probe.imports(python, "ipykernel") if probe else
+                        (manifest.options.system_site_packages, "it is not in the env"))
         if not runs:
             problems.append(Problem("interpreter", f"ipykernel does not import: {detail}", rebuild))
     pip_conf = prefix / "pip.conf"
