@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
-from kernelhelpers import kernelctl, kernelctl_json
+from kernelhelpers import assert_user_error, kernelctl, kernelctl_json, run_in_kernel
 from wheelfactory import build_wheel
 
 from conftest import require_system
@@ -113,3 +114,112 @@ def test_a_manifest_from_a_newer_kernelctl_still_reads(real_wheelhouse: Path) ->
     data["options"]["future_option"] = True
     path.write_text(json.dumps(data))
     assert kernelctl_json("show", "newer")["name"] == "newer" and doctor_json("newer")[0] == 0
+
+
+def test_kernels_come_back_after_the_jupyter_data_dir_is_deleted(real_wheelhouse: Path) -> None:
+    """The Alliance's fix for "Startup hangs" (rm -r ~/.local/share/jupyter ~/.jupyter), then doctor --fix."""
+    kernelctl("create", "back", "--wheelhouse", str(real_wheelhouse), "--no-verify", "-q")
+    prefix = kernelctl_json("show", "back")["prefix"]
+    assert (Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "back").is_dir()
+    for variable in ("JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR"):
+        shutil.rmtree(os.environ[variable], ignore_errors=True)  # ~/.jupyter may not exist yet
+
+    [listed] = kernelctl_json("list")
+    assert listed["name"] == "back" and listed["status"] == "unregistered" and listed["kernelspec"] is None
+    assert "unregistered" in kernelctl("list").stdout
+    assert_user_error(kernelctl("show", "back", check=False), 1, "no kernelspec", "kernelctl doctor --fix")
+    code, report = doctor_json()
+    assert code == 1 and report["leftovers"] == []  # the env is in service: never debris
+    [lost] = [k for k in report["kernels"] if k["name"] == "back"]
+    assert lost["status"] == "unregistered" and lost["env"] == prefix
+    assert [p["fix"] for p in lost["problems"]] == ["kernelctl doctor --fix"]
+
+    proc = kernelctl("doctor", "--fix", "--json", check=False)
+    fixed = json.loads(proc.stdout)
+    assert proc.returncode == 0 and fixed["ok"], proc.stdout + proc.stderr
+    assert [(a["action"], a["kernel"], a["ok"]) for a in fixed["fixed"]] == [("register", "back", True)]
+    assert "Registering 'back' again" in proc.stderr  # it was started and ran a cell before it was registered
+    assert kernelctl_json("show", "back")["prefix"] == prefix  # the same env: nothing reinstalled
+    out, _ = run_in_kernel("back", "import sys; print(sys.prefix)")
+    assert out.strip() == prefix
+
+
+def test_a_kernelspec_kernelctl_did_not_make_is_never_replaced(real_wheelhouse: Path) -> None:
+    kernelctl("create", "taken", "--wheelhouse", str(real_wheelhouse), "--no-verify", "-q")
+    spec = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "taken" / "kernel.json"
+    foreign = {"argv": ["python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "display_name": "Theirs",
+               "language": "python"}
+    spec.write_text(json.dumps(foreign))
+    kernelctl("doctor", "--fix", "-q", check=False)
+    assert json.loads(spec.read_text()) == foreign
+
+
+def test_what_interrupted_builds_leave_is_reported_with_its_size_and_removed(real_wheelhouse: Path) -> None:
+    from test_crash_safety import interrupt_at, start_create
+
+    kernelctl("create", "kept", "--wheelhouse", str(real_wheelhouse), "--no-verify", "-q")
+    in_service = Path(kernelctl_json("show", "kept")["prefix"])
+    (in_service / ".kernelctl.json.x1y2.tmp").write_text("{")  # an atomic write killed half-way
+    proc = start_create("killed", real_wheelhouse, "--no-verify")
+    interrupt_at(proc, ("[2/3]",), signal.SIGKILL)  # during the install: a half-built generation
+    kernels_dir = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels"
+    staged = kernels_dir / ".kernelctl-staging" / "0a1b2c" / "gone"
+    staged.mkdir(parents=True)
+    (staged / "kernel.json").write_text("{}")
+
+    code, report = doctor_json()
+    assert code == 1
+    found = {(item["kind"], item["kernel"]) for item in report["leftovers"]}
+    assert found == {("temp", "kept"), ("generation", "killed"), ("staging", "gone")}, report["leftovers"]
+    [generation] = [item for item in report["leftovers"] if item["kind"] == "generation"]
+    assert generation["size"] > 1_000_000 and report["leftover_bytes"] >= generation["size"]
+    human = kernelctl("doctor", check=False).stdout
+    assert "left behind by interrupted commands" in human and generation["path"] in human
+
+    fixed = json.loads(kernelctl("doctor", "--fix", "--json").stdout)
+    assert fixed["ok"] and fixed["leftovers"] == []
+    assert {(a["kind"], a["ok"]) for a in fixed["fixed"]} == {("temp", True), ("generation", True), ("staging", True)}
+    assert not Path(generation["path"]).exists() and not staged.exists()
+    assert in_service.is_dir() and kernelctl_json("list")[0]["status"] == "ok"  # the kernel in service is untouched
+
+
+def test_a_name_another_command_holds_is_left_alone(real_wheelhouse: Path) -> None:
+    from kernelctl.location import user_location
+    from kernelctl.locking import name_lock
+
+    store = Path(os.environ["KERNELCTL_HOME"]) / "envs" / ".store"
+    building = store / "busy@20260101T000000-abcdef"
+    building.mkdir(parents=True)
+    with name_lock("busy", user_location()):  # a create of 'busy' is under way
+        code, report = doctor_json()
+        assert report["leftovers"] == []
+        kernelctl("doctor", "--fix", "-q", check=False)
+    assert building.is_dir()
+    assert [item["path"] for item in doctor_json()[1]["leftovers"]] == [str(building)]
+
+
+def test_list_starts_no_process_and_doctor_asks_the_module_command(real_wheelhouse: Path, tmp_path: Path) -> None:
+    """list looks modules up on the recorded MODULEPATH; doctor runs the module command for
+    what that lookup does not find (an alias, say) and believes its answer."""
+    kernelctl("create", "mods", "--wheelhouse", str(real_wheelhouse), "--no-verify", "-q")
+    marker = tmp_path / "module-command-ran"
+    command = tmp_path / "modulecmd"
+    command.write_text(f"#!/bin/sh\necho \"$@\" >> {marker}\nexit 0\n")  # finds every module
+    command.chmod(0o755)
+    modulepath = tmp_path / "modulefiles"
+    (modulepath / "scipy-stack").mkdir(parents=True)
+    (modulepath / "python").mkdir()
+    (modulepath / "python" / "3.11.5.lua").write_text("")
+    config = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "mods" / "kernelctl-launch.json"
+    data = json.loads(config.read_text())
+    data.update(modules=["scipy-stack", "python/3.11", "alias-only"],
+                module_system={"kind": "lmod", "command": [str(command)], "modulepath": str(modulepath)})
+    config.write_text(json.dumps(data))
+
+    [record] = kernelctl_json("list")
+    assert record["status"] == "broken: module not found: alias-only"  # scipy-stack and python/3.11 are found
+    kernelctl("show", "mods")
+    assert not marker.exists()  # neither list nor show ran anything
+    code, report = doctor_json("mods")
+    assert code == 0 and problems_of(report, "mods") == []
+    assert marker.read_text().split() == ["python", "is-avail", "alias-only"]  # once, and only for that name

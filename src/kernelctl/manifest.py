@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from kernelctl import __version__
 from kernelctl.errors import KernelctlError
 from kernelctl.fsutil import write_json_atomic
+from kernelctl.kernelfiles import conform, load
 
 MANIFEST_NAME = "kernelctl.json"
 SCHEMA = 1
@@ -76,28 +76,26 @@ class Manifest:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        """The manifest in ``data``; keys this version does not know (a newer kernelctl's) are ignored."""
-        known = {f.name for f in fields(cls)}
-        options = {k: v for k, v in data.get("options", {}).items() if k in {f.name for f in fields(Options)}}
-        return cls(**{**{k: v for k, v in data.items() if k in known}, "options": Options(**options)})
+    def from_dict(cls, data: Any) -> Manifest:
+        """The manifest in ``data``, every field type-checked (:class:`kernelfiles.SchemaError`
+        otherwise); keys this version does not know (a newer kernelctl's) are ignored."""
+        return conform(cls, data)
 
     def save(self) -> None:
         self.updated = now()
         write_json_atomic(Path(self.prefix) / MANIFEST_NAME, self.to_dict())
 
 
-def load_manifest(prefix: Path) -> Manifest:
+def recreate_fix(name: str) -> str:
+    """The fix for a kernel whose manifest is lost: only a new build brings one back."""
+    return f"kernelctl create {name} --force PKG... (rebuild and export need the manifest)"
+
+
+def load_manifest(prefix: Path, name: str) -> Manifest:
+    """The manifest of kernel ``name``'s env at ``prefix``, validated (see :mod:`kernelctl.kernelfiles`)."""
     path = prefix / MANIFEST_NAME
     try:
-        return Manifest.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return load(Manifest, path, recreate_fix(name))
     except FileNotFoundError:
-        raise KernelctlError(
-            f"{prefix} has no kernelctl manifest ({MANIFEST_NAME})",
-            "The env was not made by kernelctl or is damaged; recreate it with 'kernelctl create --force'.",
-        ) from None
-    except (ValueError, TypeError, AttributeError) as err:
-        raise KernelctlError(
-            f"the manifest {path} is damaged ({err})",
-            "Recreate the kernel with 'kernelctl create NAME --force PKG...'.",
-        ) from None
+        raise KernelctlError(f"{prefix} has no kernelctl manifest ({MANIFEST_NAME})",
+                             f"Fix: {recreate_fix(name)}") from None

@@ -11,7 +11,6 @@ exist. Module names are only ever passed as arguments, never through a shell.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from kernelctl.errors import KernelctlError, UsageError
-from kernelctl.launcher import CONFIG_NAME
 from kernelctl.launcher.kernelctl_launch import ModuleError, load_modules, module_command
 
 LMOD = "lmod"
@@ -59,6 +57,10 @@ class ModuleSystem:
     def config(self) -> dict[str, Any]:
         """The ``module_system`` entry of the launch config."""
         return {"kind": self.kind, "command": list(self.command), "modulepath": self.modulepath}
+
+    def missing_program(self) -> str | None:
+        """The first absolute path in the command that no longer exists: the command is gone."""
+        return next((part for part in self.command if os.path.isabs(part) and not os.path.exists(part)), None)
 
     @classmethod
     def from_config(cls, data: Mapping[str, Any]) -> ModuleSystem:
@@ -155,47 +157,30 @@ def launch_settings(system: ModuleSystem | None, names: Sequence[str], purge: bo
     return {"modules": list(names), "purge": purge, "module_system": system.config()}
 
 
-def _on_modulepath(name: str, modulepath: str) -> bool:
-    """Whether a modulefile (or version directory) for ``name`` is on ``modulepath``."""
+def on_modulepath(name: str, modulepath: str) -> bool:
+    """Whether a modulefile (or version directory) for ``name`` is on ``modulepath``: a file
+    lookup that runs nothing. A partial version (``python/3.11`` for ``python/3.11.5``) counts,
+    as both module systems' extended defaults resolve it; an alias does not (see :func:`available`)."""
     for directory in filter(None, modulepath.split(os.pathsep)):
         base = Path(directory) / name
         if base.exists() or base.with_name(base.name + ".lua").exists():
             return True
+        try:
+            if "/" in name and any(entry.name.startswith(base.name + ".") for entry in os.scandir(base.parent)):
+                return True
+        except OSError:
+            continue
     return False
 
 
-def missing(system: ModuleSystem, names: Sequence[str]) -> list[str]:
-    """The modules in ``names`` that the module system can no longer find.
-
-    A file lookup on MODULEPATH answers for most names without running anything; only a
-    name it does not find (a partial version such as ``python/3.11``, an alias) is asked
-    of the module command itself. Raises :class:`KernelctlError` when that command is gone.
-    """
-    gone = []
-    for name in names:
-        if _on_modulepath(name, system.modulepath):
-            continue
-        env = {**os.environ, "MODULEPATH": system.modulepath}
-        try:
-            module_command(system.config(), env, ["is-avail", name], f"find module {name}")
-        except ModuleError as err:
-            lost = [part for part in system.command if os.path.isabs(part) and not os.path.exists(part)]
-            if lost:
-                raise KernelctlError(f"the module command is gone ({lost[0]})", str(err)) from None
-            gone.append(name)
-    return gone
-
-
-def recorded_missing(resource_dir: Path) -> list[str]:
-    """The modules a kernel's launch config loads that its recorded module system no longer finds.
-
-    Raises :class:`KernelctlError` when the config cannot be read or the module command is gone.
-    """
+def available(system: ModuleSystem, name: str) -> bool:
+    """Whether the module command of ``system`` finds ``name`` (runs it: for what
+    :func:`on_modulepath` cannot answer). Raises :class:`KernelctlError` when the command is gone."""
+    env = {**os.environ, "MODULEPATH": system.modulepath}
     try:
-        config = json.loads((resource_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-        names = config.get("modules") or []
-        system = ModuleSystem.from_config(config["module_system"]) if names else None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
-        raise KernelctlError(f"cannot read the recorded module system in {CONFIG_NAME} ({err})",
-                             "Rebuild the kernel with 'kernelctl rebuild NAME'.") from None
-    return missing(system, names) if system is not None else []
+        module_command(system.config(), env, ["is-avail", name], f"find module {name}")
+    except ModuleError as err:
+        if system.missing_program():
+            raise KernelctlError(f"the module command is gone ({system.missing_program()})", str(err)) from None
+        return False
+    return True

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,8 +11,11 @@ from typing import Any
 from kernelctl import kernelspec
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.fsutil import check_own_dir
+from kernelctl.health import REREGISTER
+from kernelctl.inventory import live_env
+from kernelctl.kernelfiles import DamagedFile, LaunchConfig, kernel_metadata, load_checked, read_json
 from kernelctl.launcher import CONFIG_NAME
-from kernelctl.location import Location, location_of
+from kernelctl.location import Location, location_of, user_location
 from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, load_manifest
 from kernelctl.names import validate_name
@@ -35,10 +37,11 @@ class Kernel:
         return location_of(self.spec.resource_dir, self.spec.kernelctl or {})
 
     def launch_config(self) -> dict[str, Any]:
-        """The launcher's config next to the kernelspec ({} when it cannot be read)."""
+        """The launcher's config next to the kernelspec, validated ({} when there is none;
+        :class:`DamagedFile` when it is damaged)."""
         try:
-            return json.loads((self.spec.resource_dir / CONFIG_NAME).read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            return load_checked(LaunchConfig, self.spec.resource_dir / CONFIG_NAME, REREGISTER)
+        except FileNotFoundError:
             return {}
 
 
@@ -47,9 +50,15 @@ def find_kernelctl_spec(name: str) -> kernelspec.InstalledSpec:
     validate_name(name)
     spec = kernelspec.find_spec(name)
     if spec is None:
+        if live_env(name, user_location()):
+            raise KernelctlError(f"kernel {name!r} has an env but no kernelspec (the Jupyter data dir was deleted?)",
+                                 f"Fix: {REREGISTER} (registers it again from its manifest)")
         raise KernelctlError(f"no kernel named {name!r}", "Run 'kernelctl list' to see your kernels "
                              "(a shared kernel is found when its share/jupyter is on JUPYTER_PATH).")
-    if spec.kernelctl is None:
+    path = spec.resource_dir / "kernel.json"
+    if not spec.spec and not isinstance(read_json(path, REREGISTER), dict):  # read_json says if it is not JSON
+        raise DamagedFile(path, "it is not a JSON object", REREGISTER)
+    if kernel_metadata(spec.spec, path, REREGISTER) is None:
         raise KernelctlError(
             f"kernel {name!r} ({spec.resource_dir}) was not made by kernelctl",
             "Manage it with 'jupyter kernelspec', or replace it with 'kernelctl create NAME --force'.",
@@ -64,7 +73,7 @@ def find_kernel(name: str) -> Kernel:
     if not prefix.is_dir():
         raise KernelctlError(f"the env of kernel {name!r} is missing ({prefix})",
                              f"Run 'kernelctl remove {name} --yes' and create it again.")
-    return Kernel(spec, load_manifest(prefix))
+    return Kernel(spec, load_manifest(prefix, name))
 
 
 def find_python_kernel(name: str, action: str) -> Kernel:

@@ -1,147 +1,88 @@
-"""``kernelctl doctor``: what is broken in the kernels Jupyter can see, and the command that fixes it."""
+"""``kernelctl doctor``: what is broken in the kernels Jupyter can see, what lost its kernelspec,
+what interrupted commands left behind, and the command that fixes each (``--fix`` runs the
+ones that need no decision: registering kernels again, removing leftovers)."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict
 from typing import Any
 
-from kernelctl import kernelspec
+from kernelctl import kernelspec, leftovers, registration
 from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.errors import KernelctlError
-from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME
-from kernelctl.manifest import Manifest, load_manifest
+from kernelctl.health import REREGISTER, Health, Probe, Unreadable, judge
+from kernelctl.inventory import Found, inventory
 from kernelctl.names import validate_name
-from kernelctl.output import print_json
+from kernelctl.output import Progress, print_json
 
-_PROBE_TIMEOUT = 60
-_VERSION = "import sys; print('.'.join(map(str, sys.version_info[:3])))"
-
-
-@dataclass(frozen=True)
-class Problem:
-    check: str
-    problem: str
-    fix: str
+_WORKERS = 8
 
 
-def _runs(argv: list[str]) -> tuple[bool, str]:
-    """Run ``argv``; return (succeeded, its output or error's last line)."""
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=_PROBE_TIMEOUT)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        return False, str(err)
-    text = (proc.stdout if proc.returncode == 0 else proc.stderr).strip().splitlines()
-    return proc.returncode == 0, text[-1] if text else ""
+def _record(found: Found, health: Health) -> dict[str, Any]:
+    kernel = found.kernel
+    if isinstance(kernel, kernelspec.InstalledSpec):
+        display, where = kernel.spec.get("display_name"), {"resource_dir": str(kernel.resource_dir)}
+    elif isinstance(kernel, Unreadable):
+        display, where = None, {"resource_dir": str(kernel.resource_dir)}
+    else:
+        display = health.manifest.display_name if health.manifest else None
+        where = {"resource_dir": None, "env": str(kernel.prefix)}
+    return {"name": found.name, "display_name": display if isinstance(display, str) else None,
+            "kernelctl": found.kernelctl, **where, "status": health.status.partition(":")[0], "ok": health.ok,
+            "problems": [asdict(p) for p in health.problems]}
 
 
-def check_foreign(spec: kernelspec.InstalledSpec) -> list[Problem]:
-    """A kernel kernelctl did not make: does its interpreter exist and, for ipykernel, run it?"""
-    argv = spec.spec.get("argv") or []
-    remove = f"jupyter kernelspec remove {spec.name}"
-    if not argv:
-        return [Problem("kernelspec", "kernel.json has no argv", remove)]
-    program = argv[0]
-    if program in ("python", "python3") or program.startswith("python3."):
-        return []  # jupyter_client runs these with the server's own interpreter
-    if not (os.path.isabs(program) and os.access(program, os.X_OK)) and not shutil.which(program):
-        return [Problem("interpreter", f"{program} does not exist", remove)]
-    if "ipykernel_launcher" in argv or "ipykernel" in argv:
-        ok, detail = _runs([program, "-c", "import ipykernel"])
-        if not ok:
-            return [Problem("interpreter", f"{program} cannot import ipykernel: {detail}",
-                            f"{program} -m pip install --no-index ipykernel, or {remove}")]
-    return []
-
-
-def check_kernelctl(spec: kernelspec.InstalledSpec) -> list[Problem]:
-    """A kernelctl kernel: env, interpreter, staleness, modules, wheelhouse, offline pip."""
-    name = spec.name
-    meta = spec.kernelctl or {}
-    prefix = Path(meta.get("prefix", ""))
-    recreate = f"kernelctl remove {name} --yes && kernelctl create {name} ..."
-    rebuild = f"kernelctl rebuild {name}"
-    if not prefix.is_dir():
-        return [Problem("env", f"the env {prefix} is gone (a $SCRATCH purge or a manual delete?)", recreate)]
-    try:
-        manifest = load_manifest(prefix)
-    except KernelctlError as err:
-        return [Problem("env", err.message, recreate)]
-    problems = [Problem("kernelspec", f"{f} is missing from {spec.resource_dir}", rebuild)
-                for f in (LAUNCHER_NAME, CONFIG_NAME) if not (spec.resource_dir / f).is_file()]
-    if manifest.options.language == "python":
-        problems += _check_python_env(name, prefix, manifest)
-    problems += _check_modules(spec, manifest)
-    missing_dirs = [d for d in manifest.wheelhouses if not Path(d).is_dir()]
-    if missing_dirs:
-        problems.append(Problem("wheelhouse", f"wheelhouse directory not reachable: {', '.join(missing_dirs)}",
-                                f"kernelctl rebuild {name} --wheelhouse DIR (a wheelhouse that exists)"))
-    return problems
-
-
-def _check_python_env(name: str, prefix: Path, manifest: Manifest) -> list[Problem]:
-    rebuild = f"kernelctl rebuild {name}"
-    python = prefix / "bin" / "python"
-    ok, version = _runs([str(python), "-I", "-c", _VERSION])
-    if not ok:
-        return [Problem("interpreter", f"the env's Python does not run ({version or 'no output'}); the Python "
-                        f"it was built on ({manifest.python_executable}) has probably changed or gone", rebuild)]
-    problems = []
-    if version != manifest.python_version:
-        problems.append(Problem("stale", f"the env was built on Python {manifest.python_version} but its "
-                                f"interpreter is now {version}: the cluster's Python changed", rebuild))
-    ok, detail = _runs([str(python), "-I", "-c", "import ipykernel"])
-    if not ok:
-        problems.append(Problem("interpreter", f"ipykernel does not import: {detail}", rebuild))
-    pip_conf = prefix / "pip.conf"
-    if not pip_conf.is_file() or "no-index = true" not in pip_conf.read_text(encoding="utf-8", errors="replace"):
-        problems.append(Problem("offline", f"{pip_conf} does not keep pip offline (no-index)", rebuild))
-    return problems
-
-
-def _check_modules(spec: kernelspec.InstalledSpec, manifest: Manifest) -> list[Problem]:
-    if not manifest.options.modules:
-        return []
-    from kernelctl.modules import recorded_missing
-
-    try:
-        gone = recorded_missing(spec.resource_dir)
-    except KernelctlError as err:
-        return [Problem("modules", err.message, "Run kernelctl where 'module load' works, then "
-                                                f"kernelctl rebuild {spec.name}")]
-
-    def recreate(missing_module: str) -> str:
-        kept = " ".join(f"--module {'NEW' if m == missing_module else m}" for m in manifest.options.modules)
-        return (f"module spider {missing_module.split('/')[0]}  # then, with its replacement as NEW: "
-                f"kernelctl create {spec.name} --force {kept} -r <(kernelctl export {spec.name})")
-
-    return [Problem("modules", f"module {m} no longer exists", recreate(m)) for m in gone]
-
-
-def doctor(name: str | None = None) -> list[dict[str, Any]]:
-    """One record per kernelspec Jupyter can see (or just ``name``), with its problems."""
-    specs = kernelspec.all_specs()
+def diagnose(name: str | None = None, probe: Probe | None = None) -> tuple[dict[str, Any], list[Found],
+                                                                          list[leftovers.Leftover]]:
+    """The report (``{ok, kernels, leftovers, leftover_bytes}``), the kernels it speaks of (in
+    its order) and the leftovers: every kernel Jupyter sees, every env without a kernelspec and
+    what interrupted commands left behind (or only what concerns ``name``)."""
+    found, locations = inventory()
+    debris = [item for location in locations for item in leftovers.find(location)]
     if name is not None:
         validate_name(name)
-        specs = [s for s in specs if s.name == name]
-        if not specs and name not in kernelspec.unreadable_specs():
+        found = [f for f in found if f.name == name]
+        debris = [item for item in debris if item.name == name]
+        if not (found or debris):
             raise KernelctlError(f"no kernel named {name!r}", "Run 'kernelctl list' or 'jupyter kernelspec list'.")
-    report = [{"name": broken, "display_name": None, "kernelctl": None, "resource_dir": str(path), "ok": False,
-               "problems": [asdict(Problem("kernelspec", f"{path / 'kernel.json'} cannot be read (not valid JSON?)",
-                                           f"jupyter kernelspec remove {broken}, or recreate it with kernelctl "
-                                           f"create {broken} --force"))]}
-              for broken, path in sorted(kernelspec.unreadable_specs().items()) if name in (None, broken)]
-    for spec in specs:
-        made_here = spec.kernelctl is not None
-        problems = check_kernelctl(spec) if made_here else check_foreign(spec)
-        report.append({"name": spec.name, "display_name": spec.spec.get("display_name"), "kernelctl": made_here,
-                       "resource_dir": str(spec.resource_dir), "ok": not problems,
-                       "problems": [asdict(p) for p in problems]})
-    return report
+    probe = probe or Probe()
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        verdicts = list(pool.map(lambda f: judge(f.kernel, probe), found))
+    kernels = [_record(f, health) for f, health in zip(found, verdicts)]
+    report = {"ok": all(k["ok"] for k in kernels) and not debris, "kernels": kernels,
+              "leftovers": [item.to_dict() for item in debris], "leftover_bytes": sum(i.size for i in debris)}
+    return report, found, debris
+
+
+def repair(report: dict[str, Any], found: list[Found], debris: list[leftovers.Leftover],
+           progress: Progress) -> list[dict[str, Any]]:
+    """Register again every kernel whose fix is :data:`REREGISTER`, then remove the leftovers;
+    one record per action, saying whether it worked."""
+    todo = [(k["name"], f.location) for k, f in zip(report["kernels"], found)
+            if any(p["fix"] == REREGISTER for p in k["problems"])]
+    progress.total = len(todo)
+    actions = []
+    for name, location in todo:
+        try:
+            path = registration.register_again(name, location, progress)
+            actions.append({"action": "register", "kernel": name, "ok": True, "kernelspec": str(path)})
+        except KernelctlError as err:
+            actions.append({"action": "register", "kernel": name, "ok": False, "error": err.message})
+    actions += [{"action": "remove", **{k: v for k, v in result.items() if k != "removed"}, "ok": result["removed"]}
+                for result in leftovers.remove(debris)]
+    return actions
+
+
+def doctor(name: str | None = None, fix: bool = False, progress: Progress | None = None) -> dict[str, Any]:
+    """Diagnose (and with ``fix``, repair, then diagnose again) every kernel, or ``name``."""
+    probe = Probe()
+    report, found, debris = diagnose(name, probe)
+    if not fix:
+        return report
+    actions = repair(report, found, debris, progress or Progress(enabled=False))
+    return {**diagnose(name, Probe())[0], "fixed": actions}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -149,25 +90,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "doctor",
         "Check every kernel Jupyter can see (kernelctl's and others'): the interpreter exists and\n"
         "runs, the env is intact and current, its modules still exist, its wheelhouse is\n"
-        "reachable and its pip stays offline. Exits 1 when something is broken.",
-        "  kernelctl doctor\n  kernelctl doctor myenv\n  kernelctl doctor --json",
+        "reachable and its pip stays offline. Also finds kernelctl envs whose kernelspec is\n"
+        "gone (after 'rm -r ~/.local/share/jupyter') and what interrupted commands left\n"
+        "behind. --fix registers such kernels again (checked by starting them, nothing is\n"
+        "reinstalled) and removes the leftovers. Exits 1 when something is still broken.",
+        "  kernelctl doctor\n  kernelctl doctor myenv\n  kernelctl doctor --fix\n  kernelctl doctor --json",
     )
     parser.add_argument("name", metavar="NAME", nargs="?", help="check only this kernel")
+    parser.add_argument("--fix", action="store_true",
+                        help="register kernels whose kernelspec is gone or damaged again, and remove leftovers")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
 
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
 def run(args: argparse.Namespace) -> int:
-    report = doctor(args.name)
-    healthy = all(r["ok"] for r in report)
+    report = doctor(args.name, args.fix, Progress(enabled=not args.quiet))
     if args.json:
-        print_json({"ok": healthy, "kernels": report})
-        return 0 if healthy else 1
-    for record in report:
-        origin = "" if record["kernelctl"] else "  (not kernelctl's)"
-        print(f"{'ok' if record['ok'] else 'BROKEN':<7} {record['name']:<20} {record['display_name']}{origin}")
+        print_json(report)
+        return 0 if report["ok"] else 1
+    for action in report.get("fixed", []):
+        if action["action"] == "register":
+            print(f"registered {action['kernel']} again: {action['kernelspec']}" if action["ok"] else
+                  f"could not register {action['kernel']} again: {action['error']}")
+        else:
+            print(f"removed {action['kind']} {action['path']} ({_megabytes(action['size'])})" if action["ok"] else
+                  f"could not remove {action['path']}: {action.get('error', 'it is still there')}")
+    labels = {"ok": "ok", "broken": "BROKEN", "unregistered": "UNREG"}
+    for record in report["kernels"]:
+        origin = "" if record["kernelctl"] is not False else "  (not kernelctl's)"
+        print(f"{labels[record['status']]:<7} {record['name']:<20} {record['display_name']}{origin}")
         for p in record["problems"]:
             print(f"        {p['check']}: {p['problem']}\n        fix: {p['fix']}")
-    if not report:
+    if report["leftovers"]:
+        print(f"left behind by interrupted commands ({_megabytes(report['leftover_bytes'])}):")
+        for item in report["leftovers"]:
+            print(f"        {item['kind']:<10} {item['path']}  ({item['kernel']}, {_megabytes(item['size'])})")
+        print(f"        fix: {REREGISTER}")
+    if not report["kernels"]:
         print("Jupyter sees no kernels.")
-    return 0 if healthy else 1
+    return 0 if report["ok"] else 1

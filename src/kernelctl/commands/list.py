@@ -3,73 +3,45 @@
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-from pathlib import Path
 from typing import Any
 
 from kernelctl import kernelspec
 from kernelctl.commands.args import add_json_flag, add_parser
-from kernelctl.errors import KernelctlError
-from kernelctl.manifest import load_manifest
-from kernelctl.modules import recorded_missing
+from kernelctl.health import Unregistered, judge
+from kernelctl.inventory import Found, inventory
 from kernelctl.output import format_table, print_json
 
 
-def module_status(spec: kernelspec.InstalledSpec) -> str | None:
-    """Why the kernel's modules would not load (a module or the module command is gone), or None.
-
-    Uses the module system recorded in the kernel's launch config, as the kernel will.
-    """
-    try:
-        gone = recorded_missing(spec.resource_dir)
-    except KernelctlError as err:
-        return f"broken: {err.message}"
-    if gone:
-        return f"broken: module{'s' if len(gone) > 1 else ''} not found: {', '.join(gone)}"
-    return None
-
-
-def kernel_status(spec: kernelspec.InstalledSpec) -> tuple[str, dict[str, Any]]:
-    """``("ok" | "broken: why", manifest dict or {})`` from files alone, without starting anything."""
-    prefix = Path(spec.kernelctl["prefix"])  # type: ignore[index]
-    argv0 = (spec.spec.get("argv") or [""])[0]
-    if not prefix.is_dir():
-        return f"broken: env missing ({prefix})", {}
-    try:
-        manifest = load_manifest(prefix).to_dict()
-    except KernelctlError as err:
-        return f"broken: {err.message}", {}
-    # A bare "python3" (Julia kernels) is the Jupyter server's own interpreter.
-    if not os.access(argv0, os.X_OK) and not (os.sep not in argv0 and shutil.which(argv0)):
-        return f"broken: interpreter missing ({argv0})", manifest
-    return module_status(spec) or "ok", manifest
+def _record(found: Found) -> dict[str, Any]:
+    health = judge(found.kernel)  # files only: list starts no process
+    manifest = health.manifest
+    kernel = found.kernel
+    spec = kernel.spec if isinstance(kernel, kernelspec.InstalledSpec) else {}
+    return {
+        "name": found.name,
+        "display_name": spec.get("display_name") or (manifest.display_name if manifest else None),
+        "language": spec.get("language") or (manifest.options.language if manifest else None),
+        "python": manifest.python_version if manifest else None,
+        "env": str(found.location.envs_dir / found.name),
+        "modules": manifest.options.modules if manifest else [],
+        "packages": len(manifest.installed) if manifest else 0,
+        "kernelspec": None if isinstance(kernel, Unregistered) else str(kernel.resource_dir),
+        "status": health.status,
+    }
 
 
 def list_kernels() -> list[dict[str, Any]]:
-    """One record per kernelctl kernel: name, display name, language, Python, env, modules, status."""
-    records = []
-    for spec in kernelspec.all_specs():
-        if spec.kernelctl is None:
-            continue
-        status, manifest = kernel_status(spec)
-        records.append({
-            "name": spec.name,
-            "display_name": spec.spec.get("display_name"),
-            "language": spec.spec.get("language"),
-            "python": manifest.get("python_version"),
-            "env": spec.kernelctl.get("env"),
-            "modules": manifest.get("options", {}).get("modules", []),
-            "packages": len(manifest.get("installed", {})),
-            "kernelspec": str(spec.resource_dir),
-            "status": status,
-        })
-    return records
+    """One record per kernelctl kernel (those whose kernelspec is gone too, as "unregistered"):
+    name, display name, language, Python, env, modules, status. Reads files only."""
+    found, _ = inventory()
+    return [_record(f) for f in found if f.kernelctl]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(subparsers, "list",
-                        "List the kernels kernelctl made, with their Python, modules and status.",
+                        "List the kernels kernelctl made, with their Python, modules and status.\n"
+                        "A kernel whose kernelspec is gone is 'unregistered': 'kernelctl doctor --fix'\n"
+                        "registers it again.",
                         "  kernelctl list\n  kernelctl list --json")
     add_json_flag(parser)
     parser.set_defaults(run=run)

@@ -7,15 +7,19 @@ from typing import Any
 
 from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.commands.common import find_kernel
-from kernelctl.commands.list import module_status
+from kernelctl.health import judge
 from kernelctl.output import print_json
 
 
 def show(name: str) -> dict[str, Any]:
-    """The kernel's manifest, kernelspec location, kernel.json, launch config and module status."""
+    """The kernel's manifest, kernelspec location, kernel.json, launch config, and its status
+    (as ``list`` judges it) with the part of it that concerns modules."""
     kernel = find_kernel(name)
+    health = judge(kernel.spec)
+    modules = [p.problem for p in health.problems if p.check == "modules"]
     return {**kernel.manifest.to_dict(), "kernelspec": str(kernel.spec.resource_dir), "kernel_json": kernel.spec.spec,
-            "launch": kernel.launch_config(), "module_status": module_status(kernel.spec) or "ok"}
+            "launch": kernel.launch_config(), "status": health.status,
+            "module_status": f"broken: {modules[0]}" if modules else "ok"}
 
 
 def _modules_line(info: dict[str, Any]) -> str:
@@ -60,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         + "".join(f" -r {f['path']}" for f in info["requirement_files"]),
         f"modules:       {_modules_line(info)}",
         f"module status: {info['module_status']}",
+        f"status:        {info['status']}",
         f"netguard:      {options['netguard']}",
         f"created:       {info['created']} (updated {info['updated']})",
         f"packages ({len(info['installed'])}):",
