@@ -11,6 +11,7 @@ import asyncio
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,11 +26,20 @@ from kernelctl.output import print_json
 
 
 def read_notebook(path: Path) -> Any:
-    """The notebook at ``path`` (nbformat 4), or a usage error saying why it cannot be read."""
+    """The notebook at ``path`` as nbformat 4.5 (every cell with an id, as in the output), or a
+    usage error saying why it cannot be read."""
     import nbformat
+    from nbformat.v4.nbbase import random_cell_id
+    from nbformat.validator import MissingIDFieldWarning
 
     try:
-        return nbformat.read(path, as_version=4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MissingIDFieldWarning)  # given ids below
+            nb = nbformat.read(path, as_version=4)
+        nb.nbformat_minor = max(nb.nbformat_minor, 5)
+        for cell in nb.cells:
+            cell.setdefault("id", random_cell_id())
+        return nb
     except FileNotFoundError:
         raise UsageError(f"no such notebook: {path}", "Pass the path of an .ipynb file.") from None
     except (OSError, UnicodeDecodeError) as err:
