@@ -18,4 +18,5 @@ COMMANDS = {
     "doctor": "find broken kernels and say how to fix them",
     "wheelhouse": "fill, list and check wheelhouses",
     "scan": "find notebook and script code that needs the internet",
+    "run": "run a notebook in a kernel as a batch job, saving as it goes",
 }
