@@ -1,6 +1,9 @@
 """Coverage: can a set of requirements be installed from the wheelhouse, on each target?
 
-For each target, in three steps that each cost about what the closure costs:
+For each target, the requirements are first resolved together without backtracking
+(:func:`~kernelctl.wheelhouse.resolver.resolve_without_backtracking`): when the newest
+choices fit, as on a consistent wheelhouse, that is the answer. Otherwise, in three
+steps that each cost about what the closure costs:
 
 1. each requirement is judged alone, cheaply (:mod:`kernelctl.wheelhouse.reachability`):
    one that nothing satisfies, or whose every candidate lacks some dependency all the way
@@ -56,6 +59,7 @@ from kernelctl.wheelhouse.resolver import (
     ResolutionTooDeep,
     WheelhouseProvider,
     resolve,
+    resolve_without_backtracking,
 )
 from kernelctl.wheelhouse.targets import Target
 
@@ -133,26 +137,33 @@ def _entry(root: RootRequirement, status: str, reason: str, cand: Candidate | No
 
 def check_target(index: WheelhouseIndex, roots: Sequence[RootRequirement], target: Target) -> dict:
     """The coverage report of one target (see :func:`check`)."""
-    provider = WheelhouseProvider(index, target)
-    reach = Reachability(provider)
-    provider.keep = reach.viable
+    plain = WheelhouseProvider(index, target)
     entries: list[dict | None] = [None] * len(roots)
-    active: list[tuple[int, Requirement]] = []
-    unreached = 0
+    wanted: list[tuple[int, Requirement]] = []
     for i, root in enumerate(roots):
         marker = root.requirement.marker  # type: ignore[attr-defined]
-        if marker is not None and not provider.marker_true(str(marker)):
+        if marker is not None and not plain.marker_true(str(marker)):
             entries[i] = _entry(root, "ok", f"not needed on Python {target.python_str}: its marker is false")
-            continue
-        req = _to_requirement(provider, root)
-        if provider.has_candidates(req):
-            active.append((i, req))
         else:
-            status, reason, extra = unreachable(reach, req)
-            entries[i] = _entry(root, status, reason, **extra)
-            unreached += 1
-
-    narrowed = resolve_narrowing(provider, [r for _, r in active])
+            wanted.append((i, _to_requirement(plain, root)))
+    # The usual case first: the newest choices fit, and nothing needs undoing.
+    fast = resolve_without_backtracking(plain, [r for _, r in wanted]) if wanted else None
+    provider = plain
+    if fast is not None:
+        active, unreached = wanted, 0
+        narrowed = Narrowed(fast, list(range(len(active))), [])
+    else:
+        reach = Reachability(plain)
+        provider = plain.with_keep(reach.viable)
+        active, unreached = [], 0
+        for i, req in wanted:
+            if provider.has_candidates(req):
+                active.append((i, req))
+            else:
+                status, reason, extra = unreachable(reach, req)
+                entries[i] = _entry(roots[i], status, reason, **extra)
+                unreached += 1
+        narrowed = resolve_narrowing(provider, [r for _, r in active])
     resolved = narrowed.resolved
     if resolved is not None:
         dummies = {k for k, c in resolved.mapping.items() if c.wheel.is_dummy}

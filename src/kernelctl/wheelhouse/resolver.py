@@ -367,6 +367,16 @@ class WheelhouseProvider(AbstractProvider):
         """Whether ``requirement`` alone has at least one usable candidate here."""
         return self.first_candidate(requirement.identifier, [requirement]) is not None
 
+    def with_keep(self, keep: Callable[[Candidate], bool]) -> "WheelhouseProvider":
+        """A provider for the same target offering only the candidates ``keep`` keeps; it
+        shares the caches that do not depend on that (versions, candidates, parsing)."""
+        other = WheelhouseProvider(self.index, self.target)
+        for name in ("_versions", "_candidates", "_specs", "_markers", "_requires_python"):
+            setattr(other, name, getattr(self, name))
+        other.unknown_extras = self.unknown_extras
+        other.keep = keep
+        return other
+
     def fork(self) -> "WheelhouseProvider":
         """A provider for another resolution on the same target, sharing every cache."""
         other = WheelhouseProvider(self.index, self.target)
@@ -635,6 +645,15 @@ def _fast_resolution_class():
 
 
 _FAST = _fast_resolution_class()
+
+
+def resolve_without_backtracking(provider: WheelhouseProvider, requirements: Sequence[Requirement]
+                                 ) -> Resolved | None:
+    """The greedy pass of :func:`resolve` alone: its answer, or None where it gives up."""
+    with collector_paused():
+        provider.add_roots(requirements)
+        greedy = resolve_greedy(provider, requirements, MAX_ROUNDS)
+        return None if greedy is None else _graph(*greedy)
 
 
 def resolve(provider: WheelhouseProvider, requirements: Sequence[Requirement], *,
