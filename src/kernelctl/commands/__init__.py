@@ -18,4 +18,6 @@ COMMANDS = {
     "doctor": "find broken kernels and say how to fix them",
     "wheelhouse": "fill, list and check wheelhouses",
     "scan": "find notebook and script code that needs the internet",
+    "submit": "run a notebook as a Slurm batch job in a kernel",
+    "jobs": "list the Slurm jobs kernelctl submitted, and why they ended",
 }
