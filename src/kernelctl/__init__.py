@@ -27,6 +27,7 @@ _API = {
     "doctor": "kernelctl.commands.doctor",
     "set_netguard": "kernelctl.commands.netguard",
     "scan": "kernelctl.commands.scan",
+    "run": "kernelctl.commands.run",
     "fetch": "kernelctl.commands.wheelhouse_fetch",
     "list_available": "kernelctl.commands.wheelhouse_avail",
     "check_requirements": "kernelctl.commands.wheelhouse_check",

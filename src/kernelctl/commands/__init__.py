@@ -18,6 +18,7 @@ COMMANDS = {
     "doctor": "find broken kernels and say how to fix them",
     "wheelhouse": "fill, list and check wheelhouses",
     "scan": "find notebook and script code that needs the internet",
+    "run": "run a notebook in a kernel as a batch job, saving as it goes",
     "submit": "run a notebook as a Slurm batch job in a kernel",
     "jobs": "list the Slurm jobs kernelctl submitted, and why they ended",
 }
