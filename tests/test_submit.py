@@ -122,13 +122,17 @@ def test_checks_before_queueing(tmp_path: Path, batch_kernel: None) -> None:
                       "has no parameter beta", "defines: alpha")
     assert_user_error(kernelctl("submit", str(nb), "--sweep", "gamma=1,2", "--dry-run", check=False), 2,
                       "has no parameter gamma")
-    assert_user_error(kernelctl("submit", str(nb), "-k", "nosuch", "--dry-run", check=False), 1,
+    assert_user_error(kernelctl("submit", str(nb), "-k", "nosuch", "--dry-run", check=False), 2,
                       "no kernel named 'nosuch'")
     assert_user_error(kernelctl("submit", str(nb), "--time", "2h", "--dry-run", check=False), 2, "--time")
     broken = tmp_path / "broken.ipynb"
     broken.write_text('{"cells": [')
-    assert_user_error(kernelctl("submit", str(broken), "-k", "batch", "--dry-run", check=False), 1,
-                      "not a readable notebook")
+    assert_user_error(kernelctl("submit", str(broken), "-k", "batch", "--dry-run", check=False), 2,
+                      "is not a Jupyter notebook")
+    params = tmp_path / "params.yaml"
+    params.write_text("alpha: 2\ndelta: 3\n")
+    assert_user_error(kernelctl("submit", str(nb), "-f", str(params), "--dry-run", check=False), 2,
+                      "has no parameter delta")
     warned = kernelctl("submit", str(nb), "--dry-run")
     assert re.search(r"warning: .*nb\.ipynb:cell 2:line 2: \S+ .*example\.org", warned.stderr), warned.stderr
     assert_user_error(kernelctl("submit", str(nb), "--dry-run", "--strict", check=False), 2,

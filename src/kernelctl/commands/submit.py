@@ -6,12 +6,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from kernelctl.commands.args import add_json_flag, add_parser
+from kernelctl.commands.run import default_output, read_notebook
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import write_atomic
 from kernelctl.output import print_json
@@ -20,11 +20,6 @@ from kernelctl.slurm.script import JobScript, Task, render, report_path
 
 # Runs the kernelctl that submitted, so the compute node uses the same installation.
 KERNELCTL_ARGV = (sys.executable, "-m", "kernelctl")
-
-
-def default_output(notebook: Path) -> Path:
-    """Where ``kernelctl run`` writes by default: ``STEM.out.ipynb`` beside the notebook."""
-    return notebook.with_name(f"{notebook.stem}.out.ipynb")
 
 
 def _sbatch_options(time: str | None, cpus: int | None, mem: str | None, gpus: str | None,
@@ -72,7 +67,7 @@ def _log_path(notebook: Path, tasks: Sequence[Task]) -> Path:
 
 
 def submit(notebook: Path, kernel: str | None = None, output: Path | None = None,
-           parameters: Sequence[tuple[str, str]] = (), parameter_files: Sequence[Path] = (),
+           parameters: Sequence[tuple[str, str]] = (), parameter_file: Path | None = None,
            time: str | None = None, cpus: int | None = None, mem: str | None = None, gpus: str | None = None,
            account: str | None = None, partition: str | None = None, sbatch_args: Sequence[str] = (),
            sweeps: Sequence[str] = (), after: str | None = None, dry_run: bool = False,
@@ -83,29 +78,27 @@ def submit(notebook: Path, kernel: str | None = None, output: Path | None = None
     netguard's findings. With ``strict``, findings refuse the submission.
     """
     from kernelctl.commands.scan import scan
+    from kernelctl.notebook.params import load_file
 
     notebook = notebook.absolute()
     sbatch = _sbatch_options(time, cpus, mem, gpus, account, partition, after)
     extra = [options.check_sbatch_arg(a) for a in sbatch_args]
-    missing = [str(f) for f in parameter_files if not f.is_file()]
-    if missing:
-        raise UsageError(f"no parameters file {', '.join(missing)}", "Pass a YAML or JSON file that exists with -f.")
-    nb = checks.load_notebook(notebook)
-    kernel = kernel or checks.notebook_kernel(nb)
-    if kernel is None:
-        raise UsageError(f"{notebook.name} names no kernel", "Choose one with -k NAME ('kernelctl list' shows them).")
-    found = checks.healthy_kernel(kernel)
+    from_file = list(load_file(parameter_file)) if parameter_file is not None else []
+    nb = read_notebook(notebook)
+    found = checks.healthy_kernel(kernel, nb, notebook)
+    kernel = found.spec.name
     tasks, combos = _tasks(notebook, output, sweeps)
     if any(task.output == notebook for task in tasks):
         raise UsageError("the output would overwrite the notebook itself", "Give -o another path: the input is never modified.")
-    if found.manifest.options.language == "python":
-        checks.check_parameters(nb, notebook, [name for name, _ in parameters] + [n for c in combos[:1] for n in c])
-    findings = [f for report in scan([notebook]) for f in report["findings"]]
+    checks.check_parameters(nb, notebook, from_file + [name for name, _ in parameters] + list(combos[0] if combos else []))
+    reports = scan([notebook], found.manifest.options.netguard_allow)
+    findings = [f for report in reports for f in report["findings"]]
     if findings and strict:
         raise UsageError(f"netguard found {len(findings)} line(s) that need the internet in {notebook.name} (--strict)",
                          f"Fix them (see 'kernelctl scan {notebook}'), or submit without --strict.")
     run_args = [arg for name, value in parameters for arg in ("-p", name, value)]
-    run_args += [arg for f in parameter_files for arg in ("-f", str(f.absolute()))]
+    if parameter_file is not None:
+        run_args = ["-f", str(parameter_file.absolute()), *run_args]
     job = JobScript(notebook=notebook, kernel=kernel, tasks=tasks, kernelctl=KERNELCTL_ARGV, run_args=run_args,
                     sbatch=sbatch, time_limit=options.time_seconds(time) if time else None,
                     log=_log_path(notebook, tasks), extra=extra)
@@ -166,8 +159,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "are filled with each combination's values")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="set a parameter, as papermill does (repeatable)")
-    parser.add_argument("-f", "--parameters-file", type=Path, action="append", default=[], metavar="FILE",
-                        help="parameters from a YAML or JSON file (repeatable)")
+    parser.add_argument("-f", "--parameters-file", type=Path, metavar="FILE",
+                        help="parameters from a YAML or JSON file (-p overrides them)")
     slurm = parser.add_argument_group("Slurm resources")
     slurm.add_argument("--time", metavar="T", help="time limit: MINUTES, H:M:S or D-H[:M] (default: the partition's)")
     slurm.add_argument("--cpus", type=int, metavar="N", help="CPU cores (--cpus-per-task)")
