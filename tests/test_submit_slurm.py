@@ -40,7 +40,8 @@ def test_submit_runs_the_notebook_and_jobs_lists_it(tmp_path: Path, batch_kernel
     assert job["explanation"] == ""
     table = kernelctl("jobs").stdout
     assert table.splitlines()[0].split() == ["JOBID", "STATE", "KERNEL", "NOTEBOOK", "OUTPUT"]
-    assert f"{job_id}  COMPLETED  batch   analysis.ipynb" in table
+    assert table.splitlines()[1].split() == [job_id, "COMPLETED", "batch", "analysis.ipynb",
+                                             str(tmp_path / "analysis.out.ipynb")]
 
 
 def test_sweep_is_one_array_with_an_output_per_combination(tmp_path: Path, batch_kernel: None,
