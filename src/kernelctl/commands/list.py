@@ -14,6 +14,7 @@ from kernelctl.errors import KernelctlError
 from kernelctl.manifest import load_manifest
 from kernelctl.modules import recorded_missing
 from kernelctl.output import format_table, print_json
+from kernelctl.slurmkernel.spec import settings as slurm_settings
 
 
 def module_status(spec: kernelspec.InstalledSpec) -> str | None:
@@ -63,6 +64,7 @@ def list_kernels() -> list[dict[str, Any]]:
             "packages": len(manifest.get("installed", {})),
             "kernelspec": str(spec.resource_dir),
             "status": status,
+            "slurm": slurm_settings(spec.spec),  # None for a kernel that starts locally
         })
     return records
 

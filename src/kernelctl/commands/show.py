@@ -9,13 +9,15 @@ from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.commands.common import find_kernel
 from kernelctl.commands.list import module_status
 from kernelctl.output import print_json
+from kernelctl.slurmkernel.spec import settings as slurm_settings
 
 
 def show(name: str) -> dict[str, Any]:
     """The kernel's manifest, kernelspec location, kernel.json, launch config and module status."""
     kernel = find_kernel(name)
     return {**kernel.manifest.to_dict(), "kernelspec": str(kernel.spec.resource_dir), "kernel_json": kernel.spec.spec,
-            "launch": kernel.launch_config(), "module_status": module_status(kernel.spec) or "ok"}
+            "launch": kernel.launch_config(), "module_status": module_status(kernel.spec) or "ok",
+            "slurm": slurm_settings(kernel.spec.spec)}
 
 
 def _modules_line(info: dict[str, Any]) -> str:
@@ -28,6 +30,12 @@ def _modules_line(info: dict[str, Any]) -> str:
         return names
     kind = "Lmod" if system["kind"] == "lmod" else "Environment Modules"
     return f"{names} ({kind}: {' '.join(system['command'])}; MODULEPATH={system['modulepath']})"
+
+
+def _slurm_line(slurm: dict[str, Any] | None) -> str:
+    if slurm is None:
+        return "no (starts where Jupyter runs)"
+    return f"own job: {' '.join(slurm['options']) or '(site defaults)'}; queue wait up to {slurm['queue_wait']:.0f} s"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
         f"modules:       {_modules_line(info)}",
         f"module status: {info['module_status']}",
         f"netguard:      {options['netguard']}",
+        f"slurm:         {_slurm_line(info['slurm'])}",
         f"created:       {info['created']} (updated {info['updated']})",
         f"packages ({len(info['installed'])}):",
     ]

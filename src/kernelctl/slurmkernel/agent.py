@@ -51,6 +51,8 @@ def pick_ports(ip, previous):
             for port in wanted:
                 s = socket.socket()
                 sockets.append(s)
+                # the kernel's listeners use SO_REUSEADDR too, so old ports in TIME_WAIT are free to it
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind((ip, port))
             return [s.getsockname()[1] for s in sockets]
         except OSError:

@@ -270,7 +270,7 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 raise SlurmKernelError(
                     f"the kernel's Slurm job {self.job_id} was still pending after {self.queue_wait:.0f} s "
                     f"({reason or 'no reason given'}) and was cancelled",
-                    (hint[0].upper() + hint[1:] + "; or " if hint else "") + "raise the wait with 'kernelctl slurm NAME ... --wait SECONDS'.")
+                    (hint[0].upper() + hint[1:] + "; or " if hint else "") + f"allow a longer wait: 'kernelctl slurm {self.parent.kernel_name} --slurm-wait SECONDS'.")
             await asyncio.sleep(0.2 if time.monotonic() - deadline + self.queue_wait < 5 else 1.0)
 
     async def _await_report(self) -> dict[str, Any]:

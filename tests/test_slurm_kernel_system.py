@@ -1,0 +1,166 @@
+"""Slurm kernels against the real single-node Slurm of .ci/install-slurm: a real kernelctl
+kernel started through jupyter_client's KernelManager runs in its own job; interrupt,
+restart (same job), shutdown (job gone), a killed server (the job ends itself), a full
+queue (the start fails with the pending reason, no job left) and CurveZMQ (a client
+without the keys cannot execute). Every test checks that no kernel job is left."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from jupyter_client.blocking import BlockingKernelClient
+from jupyter_client.manager import KernelManager
+
+from kernelhelpers import kernelctl
+from slurmsupport import _module_kernel, batch_kernel, job_state, slurm, wait_for_end  # noqa: F401  (fixtures)
+
+from kernelctl.slurmkernel.jobs import ACTIVE
+from kernelctl.slurmkernel.jobscript import JOB_PREFIX
+
+
+def kernel_jobs() -> dict[str, str]:
+    """{job id: state} of the kernelctl kernel jobs squeue shows active."""
+    out = subprocess.run(["squeue", "-h", "-o", "%i|%j|%T"], capture_output=True, text=True, check=True).stdout
+    return {i: s for i, n, s in (line.split("|") for line in out.splitlines()) if n.startswith(JOB_PREFIX) and s in ACTIVE}
+
+
+@pytest.fixture()
+def slurm_kernel(slurm: None, batch_kernel: None) -> Iterator[str]:
+    """Kernel 'batch' as a Slurm kernel; afterwards no kernel job may be left in squeue."""
+    kernelctl("slurm", "batch", "--time=10 --mem=500M", "--slurm-wait", "120")
+    yield "batch"
+    left = kernel_jobs()
+    if left:
+        subprocess.run(["scancel", *left], capture_output=True)
+    assert left == {}, "the test left kernel jobs in squeue"
+
+
+def execute(kc: BlockingKernelClient, code: str, timeout: float = 60) -> tuple[dict, str]:
+    out: list[str] = []
+    reply = kc.execute_interactive(code, timeout=timeout, output_hook=lambda m: out.append(m["content"].get("text", "")))
+    return reply["content"], "".join(out)
+
+
+def test_start_interrupt_restart_shutdown(slurm_kernel: str) -> None:
+    km = KernelManager(kernel_name=slurm_kernel)
+    km.start_kernel()
+    try:
+        job_id = km.provisioner.job_id
+        assert job_state(job_id) == "RUNNING"
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        reply, out = execute(kc, "import os; print(os.environ['SLURM_JOB_ID'])")
+        assert (reply["status"], out.strip()) == ("ok", job_id)
+
+        # Interrupt across nodes: Slurm signals the job's agent, which passes SIGINT on.
+        msg_id = kc.execute("while True: pass")
+        time.sleep(2)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        assert (reply["content"]["status"], reply["content"]["ename"]) == ("error", "KeyboardInterrupt")
+        assert execute(kc, "print(6 * 7)")[1].strip() == "42"  # the kernel lives on
+
+        # Restart reuses the allocation: a new kernel in the same job, with the same ports.
+        before = km.get_connection_info()
+        km.restart_kernel()
+        assert km.provisioner.job_id == job_id and km.provisioner.generation == 2
+        assert {k: before[k] for k in ("ip", "shell_port", "hb_port")} == {k: km.get_connection_info()[k] for k in ("ip", "shell_port", "hb_port")}
+        kc.wait_for_ready(timeout=60)
+        reply, out = execute(kc, "import os; print(os.environ['SLURM_JOB_ID'], 'x' in dir())")
+        assert out.split() == [job_id, "False"]  # same job, fresh kernel
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel()
+    assert job_id not in kernel_jobs()
+    assert not Path(km.provisioner.rundir).exists(), "the run dir (with the keys) outlived the kernel"
+
+
+def test_curve_keys_are_required_to_execute(slurm_kernel: str) -> None:
+    km = KernelManager(kernel_name=slurm_kernel)
+    km.start_kernel()
+    try:
+        info = json.loads(Path(km.connection_file).read_text())
+        assert info["curve_publickey"] and info["curve_secretkey"]
+        assert oct(Path(km.connection_file).stat().st_mode & 0o777) == "0o600"
+        secrets = Path(km.provisioner.rundir) / "secrets.json"
+        assert oct(secrets.stat().st_mode & 0o777) == "0o600" and oct(secrets.parent.stat().st_mode & 0o777) == "0o700"
+        script = subprocess.run(["scontrol", "show", "job", km.provisioner.job_id, "--details"],
+                                capture_output=True, text=True).stdout
+        assert info["key"] not in script and info["curve_secretkey"] not in script
+
+        # The same connection info without the Curve keys: the HMAC key alone is not enough.
+        plain = BlockingKernelClient()
+        plain.load_connection_info({k: v for k, v in info.items() if not k.startswith("curve")})
+        plain.start_channels()
+        plain.execute("print('should not run')")
+        with pytest.raises(queue.Empty):
+            plain.get_shell_msg(timeout=5)
+        plain.stop_channels()
+
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        assert execute(kc, "print('with keys')")[1].strip() == "with keys"
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel()
+
+
+SERVER = """
+import sys, time
+from jupyter_client.manager import KernelManager
+km = KernelManager(kernel_name=sys.argv[1])
+km.start_kernel()
+print(km.provisioner.job_id, flush=True)
+time.sleep(600)
+"""
+
+
+def test_killed_server_job_ends_itself(slurm_kernel: str, tmp_path: Path) -> None:
+    server = subprocess.Popen([sys.executable, "-c", SERVER, slurm_kernel], stdout=subprocess.PIPE, text=True)
+    try:
+        job_id = server.stdout.readline().strip()
+        assert job_id.isdigit() and job_state(job_id) == "RUNNING"
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    killed = time.monotonic()
+    states = wait_for_end([job_id], timeout=120)
+    assert states[job_id] in ("COMPLETED", "")  # the agent ended the job itself, no scancel
+    assert time.monotonic() - killed < 120
+
+
+def test_full_node_start_fails_with_pending_reason(slurm_kernel: str) -> None:
+    kernelctl("slurm", "batch", "--slurm-wait", "8")
+    blocker = subprocess.run(["sbatch", "--parsable", "--exclusive", "--job-name=kernelctl-test-blocker",
+                              "--output=/dev/null", "--wrap", "sleep 300"], capture_output=True, text=True, check=True)
+    blocker_id = blocker.stdout.strip()
+    try:
+        deadline = time.monotonic() + 60
+        while job_state(blocker_id) != "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        km = KernelManager(kernel_name=slurm_kernel)
+        started = time.monotonic()
+        with pytest.raises(RuntimeError) as failed:
+            km.start_kernel()
+        assert 8 <= time.monotonic() - started < 40
+        message = str(failed.value)
+        assert "still pending after 8 s" in message and "was cancelled" in message
+        assert "(Resources)" in message or "(Priority)" in message, message
+        assert "no node has the requested" in message.lower() or "other jobs are ahead" in message.lower()
+        assert "--slurm-wait" in message
+        assert kernel_jobs() == {}
+    finally:
+        subprocess.run(["scancel", blocker_id], capture_output=True)
+        wait_for_end([blocker_id], timeout=60)
