@@ -164,3 +164,29 @@ def test_full_node_start_fails_with_pending_reason(slurm_kernel: str) -> None:
     finally:
         subprocess.run(["scancel", blocker_id], capture_output=True)
         wait_for_end([blocker_id], timeout=60)
+
+
+def test_cli_shows_it_and_doctor_cancels_orphans(slurm_kernel: str) -> None:
+    info = json.loads(kernelctl("slurm", "batch", "--json").stdout)
+    assert info["slurm"] == {"options": ["--time=10", "--mem=500M"], "queue_wait": 120.0}
+    assert info["display_name"].endswith(", Slurm 1 core)")
+    listed = {k["name"]: k for k in json.loads(kernelctl("list", "--json").stdout)}
+    assert listed["batch"]["slurm"] == info["slurm"] and listed["batch"]["display_name"] == info["display_name"]
+    assert "slurm:         own job: --time=10 --mem=500M; queue wait up to 120 s" in kernelctl("show", "batch").stdout
+
+    # A kernel job whose server left no run dir: what a server on a crashed login node leaves.
+    orphan = subprocess.run(["sbatch", "--parsable", f"--job-name={JOB_PREFIX}gone-server", "--output=/dev/null",
+                             "--wrap", "sleep 300"], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        proc = kernelctl("doctor", "--json", check=False)
+        report = json.loads(proc.stdout)
+        assert proc.returncode == 1 and not report["ok"]
+        assert [(j["job_id"], j["why"], j["cancelled"]) for j in report["orphan_jobs"]] == [
+            (orphan, "its server's run dir is gone", False)]
+        text = kernelctl("doctor", check=False).stdout
+        assert f"ORPHAN  Slurm job {orphan}" in text and f"fix: scancel {orphan}" in text
+        fixed = kernelctl("doctor", "--fix", check=False)
+        assert f"ORPHAN  Slurm job {orphan}" in fixed.stdout and "cancelled" in fixed.stdout
+        assert wait_for_end([orphan], timeout=60)[orphan] in ("CANCELLED", "")
+    finally:
+        subprocess.run(["scancel", orphan], capture_output=True)

@@ -17,6 +17,7 @@ from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME
 from kernelctl.manifest import Manifest, load_manifest
 from kernelctl.names import validate_name
 from kernelctl.output import print_json
+from kernelctl.slurmkernel import orphans as slurm_orphans
 
 _PROBE_TIMEOUT = 60
 _VERSION = "import sys; print('.'.join(map(str, sys.version_info[:3])))"
@@ -153,21 +154,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  kernelctl doctor\n  kernelctl doctor myenv\n  kernelctl doctor --json",
     )
     parser.add_argument("name", metavar="NAME", nargs="?", help="check only this kernel")
+    parser.add_argument("--fix", action="store_true", help="cancel Slurm kernels' jobs whose server is gone")
     add_json_flag(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     report = doctor(args.name)
-    healthy = all(r["ok"] for r in report)
+    jobs_ok, job_lines, jobs = slurm_orphans.doctor_report(args.fix)  # Slurm kernel jobs left by a dead server
+    healthy = all(r["ok"] for r in report) and jobs_ok
     if args.json:
-        print_json({"ok": healthy, "kernels": report})
+        print_json({"ok": healthy, "kernels": report, "orphan_jobs": jobs})
         return 0 if healthy else 1
     for record in report:
         origin = "" if record["kernelctl"] else "  (not kernelctl's)"
         print(f"{'ok' if record['ok'] else 'BROKEN':<7} {record['name']:<20} {record['display_name']}{origin}")
         for p in record["problems"]:
             print(f"        {p['check']}: {p['problem']}\n        fix: {p['fix']}")
+    for line in job_lines:
+        print(line)
     if not report:
         print("Jupyter sees no kernels.")
     return 0 if healthy else 1
