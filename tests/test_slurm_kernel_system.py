@@ -190,3 +190,37 @@ def test_cli_shows_it_and_doctor_cancels_orphans(slurm_kernel: str) -> None:
         assert wait_for_end([orphan], timeout=60)[orphan] in ("CANCELLED", "")
     finally:
         subprocess.run(["scancel", orphan], capture_output=True)
+
+
+def test_time_limit_is_announced_in_the_notebook(slurm_kernel: str) -> None:
+    """A 3-minute job: the 2-minute warning reaches the running cell's stderr, and at the
+    limit the kernel stops with a line naming the time limit (the 10-minute warning needs a
+    longer job; Slurm counts in minutes)."""
+    kernelctl("slurm", "batch", "--time=3 --mem=500M")
+    km = KernelManager(kernel_name=slurm_kernel)
+    # ipykernel does not capture its fd 2 under pytest, which the job's environment would say
+    km.start_kernel(env={k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"})
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=60)
+        errors: list[str] = []
+        hook = lambda m: errors.append(m["content"].get("text", "")) if m["content"].get("name") == "stderr" else None  # noqa: E731
+        kc.execute_interactive("import time; time.sleep(75)", timeout=120, output_hook=hook)
+        log = (Path(km.provisioner.rundir) / "job.log").read_text()
+        assert "".join(errors).strip() == (
+            "kernelctl: this Slurm job reaches its time limit (--time=3) in 2 minutes; save your work now."), log
+        errors.clear()
+        kc.execute("time.sleep(200)")
+        deadline = time.monotonic() + 150
+        while km.is_alive() and time.monotonic() < deadline:
+            try:
+                msg = kc.get_iopub_msg(timeout=1)
+                hook(msg) if msg["msg_type"] == "stream" else None
+            except queue.Empty:
+                pass
+        assert not km.is_alive()
+        assert "the kernel stops now: its Slurm job reached its time limit (--time=3)" in "".join(errors)
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)

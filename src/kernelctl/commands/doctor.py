@@ -151,7 +151,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Check every kernel Jupyter can see (kernelctl's and others'): the interpreter exists and\n"
         "runs, the env is intact and current, its modules still exist, its wheelhouse is\n"
         "reachable and its pip stays offline. Exits 1 when something is broken.",
-        "  kernelctl doctor\n  kernelctl doctor myenv\n  kernelctl doctor --json",
+        "  kernelctl doctor\n  kernelctl doctor myenv\n  kernelctl doctor --json\n"
+        "  kernelctl doctor --fix    (cancel Slurm kernel jobs whose Jupyter server is gone)",
     )
     parser.add_argument("name", metavar="NAME", nargs="?", help="check only this kernel")
     parser.add_argument("--fix", action="store_true", help="cancel Slurm kernels' jobs whose server is gone")

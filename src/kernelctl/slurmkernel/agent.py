@@ -152,7 +152,8 @@ class Agent:
             return
         line = ("\nkernelctl: %s\n" % text).encode("utf-8")
         try:
-            fd = os.open("/proc/%d/fd/2" % self.kernel.pid, os.O_WRONLY | os.O_NONBLOCK)
+            # O_APPEND: when fd 2 is the job's log file, a fresh open would write at offset 0
+            fd = os.open("/proc/%d/fd/2" % self.kernel.pid, os.O_WRONLY | os.O_NONBLOCK | os.O_APPEND)
             try:
                 os.write(fd, line)
             finally:

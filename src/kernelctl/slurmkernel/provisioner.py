@@ -91,6 +91,7 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     _ended = False
     _exit_code: int | None = None
     _job_checked = 0.0
+    timings: dict[str, float] = {}  # monotonic times of the last start's steps
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -239,10 +240,11 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             "time_limit": option_value(self.options, "time") and "--time=" + option_value(self.options, "time"),
         }))
         self._heartbeat = Heartbeat(self.rundir / channel.HEARTBEAT, self.heartbeat_interval)
+        self.timings = {"submit": time.monotonic()}  # for benchmarks/slurm_kernel.py
         script = jobscript.render(self.kernel_id, km.kernel_name, self.rundir, self.options, kwargs.get("cwd"))
         self.job_id = await jobs.submit(script, kwargs["env"])
         self.log.info("kernelctl: kernel %s queued as Slurm job %s", self.kernel_id, self.job_id)
-        self.queued_at = time.monotonic()
+        self.timings["queued"] = time.monotonic()
 
     async def _await_running(self) -> None:
         """Wait for the job to start, logging each new pending reason; cancel it and fail
@@ -255,7 +257,7 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             if found is not None:
                 state, why = found
                 if state in ("RUNNING", "COMPLETING") or (state == "" and self._report()):
-                    self.running_at = time.monotonic()
+                    self.timings["running"] = time.monotonic()
                     return
                 if state not in jobs.ACTIVE:
                     self._ended = True
@@ -280,7 +282,7 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             report = self._report()
             if report and report.get("generation") == self.generation:
                 if report.get("state") == "running":
-                    self.connected_at = time.monotonic()
+                    self.timings["reported"] = time.monotonic()
                     return report
                 self._ended = report.get("state") == "ended"
                 raise SlurmKernelError(f"the kernel in Slurm job {self.job_id} exited at once "
