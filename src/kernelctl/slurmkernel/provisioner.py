@@ -179,8 +179,6 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             return
         if self.job_id is not None and not self._ended:
             await self._cancel()
-        elif self.job_id is not None:
-            await jobs.cancel_and_wait(self.job_id)  # a job that ended itself is gone already; no-op
         if self._heartbeat is not None:
             self._heartbeat.stop()
             self._heartbeat = None
@@ -217,8 +215,7 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             await self._await_running()
             report = await self._await_report()
         except BaseException:
-            if self.job_id is not None and not self._ended:
-                await self._cancel()
+            await self.cleanup()  # no job, heartbeat or keys outlive a failed start
             raise
         return self._connection_info(report)
 
@@ -262,7 +259,7 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 if state not in jobs.ACTIVE:
                     self._ended = True
                     raise SlurmKernelError(f"the kernel's Slurm job {self.job_id} ended before it ran ({state or 'gone'})",
-                                           f"Its log: {self.rundir / channel.JOB_LOG}")
+                                           self._log_tail())
                 if state == "PENDING" and why != reason:
                     reason = why
                     self.log.warning("kernelctl: %s", pending.describe(self.job_id, why))
@@ -275,6 +272,14 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                     (hint[0].upper() + hint[1:] + "; or " if hint else "") + f"allow a longer wait: 'kernelctl slurm {self.parent.kernel_name} --slurm-wait SECONDS'.")
             await asyncio.sleep(0.2 if time.monotonic() - deadline + self.queue_wait < 5 else 1.0)
 
+    def _log_tail(self) -> str:
+        """The job log's last line, for a start error (the run dir goes with the failed start)."""
+        try:
+            lines = [line for line in (self.rundir / channel.JOB_LOG).read_text(errors="replace").splitlines() if line.strip()]
+        except (OSError, TypeError):
+            lines = []
+        return f"The job's log ends with: {lines[-1].strip()}" if lines else "The job wrote no log."
+
     async def _await_report(self) -> dict[str, Any]:
         """The agent's signed report of this generation's kernel, once it runs."""
         deadline = time.monotonic() + self.connect_timeout
@@ -286,13 +291,13 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                     return report
                 self._ended = report.get("state") == "ended"
                 raise SlurmKernelError(f"the kernel in Slurm job {self.job_id} exited at once "
-                                       f"(status {report.get('exit_code')})", f"Its output is in {self.rundir / channel.JOB_LOG}")
+                                       f"(status {report.get('exit_code')})", self._log_tail())
             if not await self._job_active(every=2.0):
                 raise SlurmKernelError(f"Slurm job {self.job_id} ended before its kernel reported",
-                                       f"Its output is in {self.rundir / channel.JOB_LOG}")
+                                       self._log_tail())
             await asyncio.sleep(0.05)
         raise SlurmKernelError(f"the kernel in Slurm job {self.job_id} did not report within {self.connect_timeout:.0f} s",
-                               f"Its output is in {self.rundir / channel.JOB_LOG}")
+                               self._log_tail())
 
     def _connection_info(self, report: dict[str, Any]) -> KernelConnectionInfo:
         km = self.parent
