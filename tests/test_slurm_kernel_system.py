@@ -192,7 +192,7 @@ def test_cli_shows_it_and_doctor_cancels_orphans(slurm_kernel: str) -> None:
         subprocess.run(["scancel", orphan], capture_output=True)
 
 
-def test_time_limit_is_announced_in_the_notebook(slurm_kernel: str) -> None:
+def test_time_limit_is_announced_in_the_notebook(slurm_kernel: str, caplog: pytest.LogCaptureFixture) -> None:
     """A 3-minute job: the 2-minute warning reaches the running cell's stderr, and at the
     limit the kernel stops with a line naming the time limit (the 10-minute warning needs a
     longer job; Slurm counts in minutes)."""
@@ -221,6 +221,24 @@ def test_time_limit_is_announced_in_the_notebook(slurm_kernel: str) -> None:
                 pass
         assert not km.is_alive()
         assert "the kernel stops now: its Slurm job reached its time limit (--time=3)" in "".join(errors)
+        assert "reached its time limit (--time=3): the kernel was stopped" in caplog.text
         kc.stop_channels()
     finally:
         km.shutdown_kernel(now=True)
+
+
+def test_jupyter_lab_runs_restarts_and_shuts_down_a_slurm_kernel(slurm_kernel: str, tmp_path: Path) -> None:
+    from labsupport import kernel_execute, running_lab
+
+    with running_lab(tmp_path / "lab") as lab:
+        kernel_id = lab.api("/api/kernels", "POST", {"name": slurm_kernel})["id"]
+        out, reply = kernel_execute(lab, kernel_id, "import os; print(os.environ['SLURM_JOB_ID'])")
+        job_id = out.strip()
+        assert reply["status"] == "ok" and kernel_jobs().get(job_id) == "RUNNING", lab.log_tail()
+        assert f"kernel {kernel_id} queued as Slurm job {job_id}" in lab.log.read_text()
+        lab.api(f"/api/kernels/{kernel_id}/restart", "POST")
+        out, reply = kernel_execute(lab, kernel_id, "import os; print(os.environ['SLURM_JOB_ID'])")
+        assert out.strip() == job_id, lab.log_tail()
+        status, _, _ = lab.request(f"/api/kernels/{kernel_id}", "DELETE", timeout=150)
+        assert status == 204
+        assert job_id not in kernel_jobs()

@@ -216,6 +216,7 @@ class Agent:
                 if remaining <= FINAL_NOTICE:
                     self.ending = "time limit"
                     self.tell_notebook("the kernel stops now: its Slurm job reached its time limit (%s)." % limit_text)
+                    time.sleep(2)  # ipykernel forwards captured output every 0.2 s; let it, before the SIGTERM
                     break
             if self.kernel.poll() is not None and exited_at is None:
                 self.exit_code = self.kernel.returncode

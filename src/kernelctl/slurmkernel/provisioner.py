@@ -120,9 +120,9 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         self._ended = True
         report = self._report() or {}
         if report.get("ending") == "time limit" or state == "TIMEOUT":
-            limit = option_value(self.options, "time") or "its --time"
+            limit = "--time=" + option_value(self.options, "time") if option_value(self.options, "time") else "its --time"
             self.log.error("kernelctl: Slurm job %s reached its time limit (%s): the kernel was stopped; "
-                           "ask for more time with 'kernelctl slurm NAME \"--time=...\"'", self.job_id, limit)
+                           "ask for more with 'kernelctl slurm %s \"--time=... ...\"'", self.job_id, limit, self.parent.kernel_name)
         elif report.get("ending") == "server gone":
             self.log.error("kernelctl: Slurm job %s ended itself: it lost this server's heartbeat", self.job_id)
         elif state and state != "COMPLETED":
@@ -132,7 +132,10 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     async def poll(self) -> int | None:
         report = self._report()
         if report and report.get("generation") == self.generation and report.get("state") != "running":
-            return int(report.get("exit_code") or 0) if report.get("exit_code") is not None else 1
+            if report.get("state") == "ended" and not self._ended:
+                self._job_over("")  # the agent ended the job: say why (time limit, lost server)
+            code = report.get("exit_code")
+            return int(code) if code is not None else 1
         if not await self._job_active():
             return 1
         return None
