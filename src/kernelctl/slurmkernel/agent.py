@@ -107,6 +107,7 @@ class Agent:
         self.exit_code = None
         self.ending = ""
         self.stop = False
+        self.started_at = time.time()  # wall clock, for the benchmark's queue/connect split
 
     # -- the kernel ------------------------------------------------------------------
     def start(self, generation):
@@ -132,7 +133,8 @@ class Agent:
 
     def report(self, state, connection=None):
         payload = {"generation": self.generation, "state": state, "job_id": self.job_id,
-                   "host": socket.gethostname(), "exit_code": self.exit_code, "ending": self.ending}
+                   "host": socket.gethostname(), "exit_code": self.exit_code, "ending": self.ending,
+                   "agent_started": self.started_at, "written": time.time()}
         if connection is not None:
             self.connection = connection
         payload["connection"] = getattr(self, "connection", None)

@@ -91,7 +91,7 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     _ended = False
     _exit_code: int | None = None
     _job_checked = 0.0
-    timings: dict[str, float] = {}  # monotonic times of the last start's steps
+    timings: dict[str, float] = {}  # wall-clock times of the last start's steps
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -240,11 +240,11 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             "time_limit": option_value(self.options, "time") and "--time=" + option_value(self.options, "time"),
         }))
         self._heartbeat = Heartbeat(self.rundir / channel.HEARTBEAT, self.heartbeat_interval)
-        self.timings = {"submit": time.monotonic()}  # for benchmarks/slurm_kernel.py
+        self.timings = {"submit": time.time()}  # wall clock, as the agent's; for benchmarks/slurm_kernel.py
         script = jobscript.render(self.kernel_id, km.kernel_name, self.rundir, self.options, kwargs.get("cwd"))
         self.job_id = await jobs.submit(script, kwargs["env"])
         self.log.info("kernelctl: kernel %s queued as Slurm job %s", self.kernel_id, self.job_id)
-        self.timings["queued"] = time.monotonic()
+        self.timings["queued"] = time.time()
 
     async def _await_running(self) -> None:
         """Wait for the job to start, logging each new pending reason; cancel it and fail
@@ -257,7 +257,7 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             if found is not None:
                 state, why = found
                 if state in ("RUNNING", "COMPLETING") or (state == "" and self._report()):
-                    self.timings["running"] = time.monotonic()
+                    self.timings["running"] = time.time()
                     return
                 if state not in jobs.ACTIVE:
                     self._ended = True
@@ -290,7 +290,8 @@ class SlurmProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             report = self._report()
             if report and report.get("generation") == self.generation:
                 if report.get("state") == "running":
-                    self.timings["reported"] = time.monotonic()
+                    self.timings.update(reported=time.time(), agent_started=report.get("agent_started", 0.0),
+                                        report_written=report.get("written", 0.0))
                     return report
                 self._ended = report.get("state") == "ended"
                 raise SlurmKernelError(f"the kernel in Slurm job {self.job_id} exited at once "
