@@ -12,7 +12,7 @@ import pytest
 
 from kernelhelpers import assert_user_error, kernelctl
 from kernelctl.errors import UsageError
-from kernelctl.slurmkernel import channel, jobscript, options, pending, spec
+from kernelctl.slurmkernel import channel, jobs, jobscript, options, pending, spec
 from kernelctl.slurmkernel.agent import parse_duration
 
 
@@ -109,3 +109,10 @@ def test_slurm_command_on_unknown_kernel_and_contradictions() -> None:
     assert_user_error(kernelctl("slurm", "nothere", "--time=10 -c 2", check=False), 1, "no kernel named 'nothere'")
     assert_user_error(kernelctl("slurm", "nothere", "-c 2 --bogus", check=False), 2, "--bogus")
     assert_user_error(kernelctl("slurm", "x", "--time=10 -c 2", "--off", check=False), 2, "contradict")
+
+
+def test_the_outer_jobs_variables_do_not_reach_the_kernels_job() -> None:
+    outer = {"PATH": "/usr/bin", "SLURM_JOB_ID": "7", "SLURM_CPUS_PER_TASK": "2", "SBATCH_TIMELIMIT": "5",
+             "SLURM_CONF": "/etc/slurm/slurm.conf", "JPY_SESSION_NAME": "x.ipynb"}
+    assert jobs.job_environment(outer) == {"PATH": "/usr/bin", "SLURM_CONF": "/etc/slurm/slurm.conf",
+                                           "JPY_SESSION_NAME": "x.ipynb"}

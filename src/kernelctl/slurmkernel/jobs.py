@@ -23,10 +23,17 @@ async def _run(argv: Sequence[str], stdin: str | None = None, env: dict[str, str
                                    timeout=_TIMEOUT, env=env)
 
 
+def job_environment(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without the variables of the job the server may itself run in (JupyterLab on
+    a cluster is a job): sbatch would read SBATCH_* as options and the kernel's job would
+    keep the outer job's SLURM_* values where its own do not replace them."""
+    return {k: v for k, v in env.items() if k == "SLURM_CONF" or not k.startswith(("SLURM_", "SBATCH_", "SALLOC_", "SRUN_"))}
+
+
 async def submit(script: str, env: dict[str, str]) -> str:
-    """Queue ``script`` with ``env`` as the job's environment; the job id."""
+    """Queue ``script`` with ``env`` (less any outer job's variables) as the job's environment; the job id."""
     try:
-        proc = await _run([queue.slurm_command("sbatch"), "--parsable"], stdin=script, env=env)
+        proc = await _run([queue.slurm_command("sbatch"), "--parsable"], stdin=script, env=job_environment(env))
     except subprocess.TimeoutExpired:
         raise KernelctlError("sbatch did not answer within a minute", queue.hint_for("unable to contact")) from None
     if proc.returncode != 0:
