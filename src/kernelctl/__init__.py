@@ -32,6 +32,8 @@ _API = {
     "list_available": "kernelctl.commands.wheelhouse_avail",
     "check_wheelhouse": "kernelctl.commands.wheelhouse_check",
     "audit_wheelhouse": "kernelctl.commands.wheelhouse_audit",
+    "submit": "kernelctl.commands.submit",
+    "list_jobs": "kernelctl.commands.jobs",
     "KernelctlError": "kernelctl.errors",
     "UsageError": "kernelctl.errors",
 }

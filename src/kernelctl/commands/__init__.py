@@ -19,4 +19,7 @@ COMMANDS = {
     "wheelhouse": "fill, list and check wheelhouses",
     "scan": "find notebook and script code that needs the internet",
     "run": "run a notebook in a kernel as a batch job, saving as it goes",
+    "submit": "run a notebook as a Slurm batch job in a kernel",
+    "jobs": "list the Slurm jobs kernelctl submitted, and why they ended",
+    "slurm": "run a kernel in its own Slurm job, or locally again",
 }

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kernelctl import julia, kernelspec, modules, netguard_config
 from kernelctl.build import BuildPlan, build, clean_leftovers, group_id, linked_generation
+from kernelctl.commands import slurm
 from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.location import Location, prefix_location, sys_prefix_location, system_location, user_location
@@ -189,6 +190,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not start the kernel to check it before registering it")
     parser.add_argument("--force", action="store_true", help="replace an existing kernel of the same name")
+    slurm.add_create_options(parser)  # --slurm, --slurm-wait
     parser.add_argument("--backend", choices=("auto", "pip", "uv"), default="auto",
                         help="installer to use (default: uv when installed, else pip)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
@@ -199,6 +201,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.quiet)
+    slurm.check_create_options(args)
     manifest = create(
         args.name, args.packages, requirement_files=args.requirement, wheelhouses=args.wheelhouse,
         python=args.python, display_name=args.display_name, system_site_packages=args.system_site_packages,
@@ -207,9 +210,10 @@ def run(args: argparse.Namespace) -> int:
         netguard_allow=args.netguard_allow, location=location_from_args(args), group=args.group, logo=args.logo,
         progress=progress, verbose=args.verbose,
     )
+    display_name = slurm.apply_create_options(args) or manifest.display_name
     if args.json:
         print_json(manifest.to_dict())
     if not args.quiet:
-        print(f"Kernel {manifest.name!r} is ready: pick \"{manifest.display_name}\" in the JupyterLab launcher "
+        print(f"Kernel {manifest.name!r} is ready: pick \"{display_name}\" in the JupyterLab launcher "
               "(reload the page if JupyterLab is already open).", file=sys.stderr if args.json else sys.stdout)
     return 0

@@ -16,6 +16,7 @@ from kernelctl.health import REREGISTER, Health, Probe, Unreadable, judge
 from kernelctl.inventory import Found, inventory
 from kernelctl.names import validate_name
 from kernelctl.output import Progress, print_json
+from kernelctl.slurmkernel import orphans as slurm_orphans
 
 _WORKERS = 8
 
@@ -77,12 +78,14 @@ def repair(report: dict[str, Any], found: list[Found], debris: list[leftovers.Le
 
 def doctor(name: str | None = None, fix: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Diagnose (and with ``fix``, repair, then diagnose again) every kernel, or ``name``."""
-    probe = Probe()
-    report, found, debris = diagnose(name, probe)
-    if not fix:
-        return report
-    actions = repair(report, found, debris, progress or Progress(enabled=False))
-    return {**diagnose(name, Probe())[0], "fixed": actions}
+    report, found, debris = diagnose(name, Probe())
+    if fix:
+        actions = repair(report, found, debris, progress or Progress(enabled=False))
+        report = {**diagnose(name, Probe())[0], "fixed": actions}
+    # Slurm kernel jobs whose Jupyter server is gone (cancelled with ``fix``)
+    report["orphan_jobs"] = slurm_orphans.doctor_report(fix)
+    report["ok"] = report["ok"] and all(job["cancelled"] for job in report["orphan_jobs"])
+    return report
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -92,13 +95,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "runs, the env is intact and current, its modules still exist, its wheelhouse is\n"
         "reachable and its pip stays offline. Also finds kernelctl envs whose kernelspec is\n"
         "gone (after 'rm -r ~/.local/share/jupyter') and what interrupted commands left\n"
-        "behind. --fix registers such kernels again (checked by starting them, nothing is\n"
-        "reinstalled) and removes the leftovers. Exits 1 when something is still broken.",
+        "behind, and Slurm kernel jobs whose Jupyter server is gone. --fix registers such\n"
+        "kernels again (checked by starting them, nothing is reinstalled), removes the\n"
+        "leftovers and cancels those jobs. Exits 1 when something is still broken.",
         "  kernelctl doctor\n  kernelctl doctor myenv\n  kernelctl doctor --fix\n  kernelctl doctor --json",
     )
     parser.add_argument("name", metavar="NAME", nargs="?", help="check only this kernel")
     parser.add_argument("--fix", action="store_true",
-                        help="register kernels whose kernelspec is gone or damaged again, and remove leftovers")
+                        help="register kernels whose kernelspec is gone or damaged again, remove leftovers, "
+                             "cancel orphan Slurm kernel jobs")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     add_json_flag(parser)
     parser.set_defaults(run=run)
@@ -131,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
         for item in report["leftovers"]:
             print(f"        {item['kind']:<10} {item['path']}  ({item['kernel']}, {_megabytes(item['size'])})")
         print(f"        fix: {REREGISTER}")
+    for line in slurm_orphans.describe(report["orphan_jobs"]):
+        print(line)
     if not report["kernels"]:
         print("Jupyter sees no kernels.")
     return 0 if report["ok"] else 1

@@ -10,6 +10,7 @@ from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.health import Unregistered, judge
 from kernelctl.inventory import Found, inventory
 from kernelctl.output import format_table, print_json
+from kernelctl.slurmkernel.spec import settings as slurm_settings
 
 
 def _record(found: Found) -> dict[str, Any]:
@@ -27,6 +28,7 @@ def _record(found: Found) -> dict[str, Any]:
         "packages": len(manifest.installed) if manifest else 0,
         "kernelspec": None if isinstance(kernel, Unregistered) else str(kernel.resource_dir),
         "status": health.status,
+        "slurm": slurm_settings(spec),  # None for a kernel that starts locally
     }
 
 

@@ -9,6 +9,7 @@ from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.commands.common import find_kernel
 from kernelctl.health import judge
 from kernelctl.output import print_json
+from kernelctl.slurmkernel.spec import settings as slurm_settings
 
 
 def show(name: str) -> dict[str, Any]:
@@ -19,7 +20,8 @@ def show(name: str) -> dict[str, Any]:
     modules = [p.problem for p in health.problems if p.check == "modules"]
     return {**kernel.manifest.to_dict(), "kernelspec": str(kernel.spec.resource_dir), "kernel_json": kernel.spec.spec,
             "launch": kernel.launch_config(), "status": health.status,
-            "module_status": f"broken: {modules[0]}" if modules else "ok"}
+            "module_status": f"broken: {modules[0]}" if modules else "ok",
+            "slurm": slurm_settings(kernel.spec.spec)}
 
 
 def _modules_line(info: dict[str, Any]) -> str:
@@ -32,6 +34,12 @@ def _modules_line(info: dict[str, Any]) -> str:
         return names
     kind = "Lmod" if system["kind"] == "lmod" else "Environment Modules"
     return f"{names} ({kind}: {' '.join(system['command'])}; MODULEPATH={system['modulepath']})"
+
+
+def _slurm_line(slurm: dict[str, Any] | None) -> str:
+    if slurm is None:
+        return "no (starts where Jupyter runs)"
+    return f"own job: {' '.join(slurm['options']) or '(site defaults)'}; queue wait up to {slurm['queue_wait']:.0f} s"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         f"module status: {info['module_status']}",
         f"status:        {info['status']}",
         f"netguard:      {options['netguard']}",
+        f"slurm:         {_slurm_line(info['slurm'])}",
         f"created:       {info['created']} (updated {info['updated']})",
         f"packages ({len(info['installed'])}):",
     ]

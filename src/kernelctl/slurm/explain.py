@@ -1,0 +1,103 @@
+"""Why a submitted notebook job is where it is: its state, from Slurm when Slurm still
+knows the job, else from the report the run wrote, and a sentence saying what happened
+and what to do (more time, more memory, fix a cell)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from kernelctl.notebook.outcome import Cause
+
+# The run's SIGUSR1 comes only from the job script's --signal, sent just before the limit.
+TIME_LIMIT_SIGNAL = "SIGUSR1"
+_MIB = 1024 * 1024
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A report file, or None when the run has not written it (yet) or it is unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def cell_progress(output: Path) -> tuple[int, int, int | None]:
+    """From the output notebook the run keeps saving: (cells finished, code cells, the
+    number of the cell that is running or was interrupted, if any)."""
+    from kernelctl.notebook import state
+
+    try:
+        import nbformat
+
+        nb = nbformat.read(output, as_version=4)
+    except Exception:  # not written yet, or being replaced right now: nothing to say
+        return 0, 0, None
+    statuses = [state.status(nb.cells[i]) for i in state.code_cells(nb)]
+    current = next((n for n, s in enumerate(statuses, 1) if s in ("running", "interrupted")), None)
+    return sum(s in state.FINISHED for s in statuses), len(statuses), current
+
+
+def suggest_mem(peak_bytes: int, asked: str | None) -> str:
+    """A ``--mem`` with room to spare: half again the measured peak, at least double what
+    was asked when the peak is unknown, in whole gigabytes."""
+    need = peak_bytes * 1.5
+    if asked:
+        units = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
+        number, unit = (asked[:-1], asked[-1]) if asked[-1] in units else (asked, "M")
+        need = max(need, int(number) * units[unit] * _MIB * (2 if not peak_bytes else 1))
+    return f"{max(1, math.ceil(need / 1024 / _MIB))}G"
+
+
+def _interrupted_cell(report: dict[str, Any] | None, output: Path) -> int | None:
+    if report:
+        cells = [c["number"] for c in report.get("cells", []) if c.get("status") == "interrupted"]
+        if cells:
+            return cells[0]
+    return cell_progress(output)[2]
+
+
+def state_from_report(report: dict[str, Any] | None) -> str:
+    """A Slurm-like state for a job Slurm has forgotten, from how its run ended."""
+    if report is None:
+        return "UNKNOWN"
+    code = (report.get("exit") or {}).get("code")
+    if code == Cause.DONE.value:
+        return "COMPLETED"
+    if code == Cause.STOPPED.value and TIME_LIMIT_SIGNAL in (report.get("exit") or {}).get("message", ""):
+        return "TIMEOUT"
+    return "FAILED"
+
+
+def explain(state: str, reason: str, report: dict[str, Any] | None, output: Path, time: str | None = None,
+            mem: str | None = None) -> str:
+    """One sentence on a job in ``state`` (squeue's reason ``reason``), or '' when there is
+    nothing to say beyond the state (it completed)."""
+    ending = (report or {}).get("exit") or {}
+    message = ending.get("message", "")
+    peak = int((report or {}).get("peak_rss_bytes") or 0)
+    if state == "PENDING":
+        return f"waiting in the queue ({reason})" if reason and reason != "None" else "waiting in the queue"
+    if state in ("RUNNING", "COMPLETING"):
+        done, total, current = cell_progress(output)
+        return f"running cell {current} of {total} ({done} finished)" if current else "starting the kernel"
+    stopped_by_limit = ending.get("code") == Cause.STOPPED.value and TIME_LIMIT_SIGNAL in message
+    if state in ("TIMEOUT", "DEADLINE") or stopped_by_limit:
+        cell = _interrupted_cell(report, output)
+        where = f"at cell {cell}" if cell else "before its first cell finished"
+        asked = f" (it had {time})" if time else ""
+        return f"ran out of time {where}{asked}; raise --time or --resume: kernelctl run --resume {output}"
+    if state == "OUT_OF_MEMORY" or (ending.get("code") == Cause.KERNEL_DIED.value
+                                    and ("out-of-memory" in message or "SIGKILL" in message)):
+        measured = f"its kernel's memory peaked at {peak / _MIB:.0f} MiB" if peak else "no peak was measured"
+        return f"ran out of memory ({measured}); submit again with --mem {suggest_mem(peak, mem)}"
+    if state == "CANCELLED":
+        return "cancelled (scancel)" + (f"; outputs so far are in {output}" if output.exists() else "")
+    if message and ending.get("code") != Cause.DONE.value:
+        return message
+    if state == "UNKNOWN":
+        return "Slurm no longer lists it and its run left no report (it never started, or was killed at once)"
+    return ""

@@ -1,0 +1,76 @@
+"""Checking the Slurm resource options ``kernelctl submit`` takes, before sbatch sees them.
+
+Each check returns the value as sbatch spells it or raises :class:`UsageError` with the
+accepted forms, so a typo costs a second on the login node instead of a rejected job.
+"""
+
+from __future__ import annotations
+
+import re
+
+from kernelctl.errors import UsageError
+
+# sbatch --time forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
+_TIME_FORMS = (
+    (re.compile(r"(?P<m>\d+)"), "minutes"),
+    (re.compile(r"(?P<m>\d+):(?P<s>\d+)"), "minutes:seconds"),
+    (re.compile(r"(?P<h>\d+):(?P<m>\d+):(?P<s>\d+)"), "hours:minutes:seconds"),
+    (re.compile(r"(?P<d>\d+)-(?P<h>\d+)"), "days-hours"),
+    (re.compile(r"(?P<d>\d+)-(?P<h>\d+):(?P<m>\d+)"), "days-hours:minutes"),
+    (re.compile(r"(?P<d>\d+)-(?P<h>\d+):(?P<m>\d+):(?P<s>\d+)"), "days-hours:minutes:seconds"),
+)
+_MEM = re.compile(r"\d+[KMGT]?", re.IGNORECASE)
+_GPUS = re.compile(r"(?:[A-Za-z0-9_.-]+:)?\d+")
+_JOB_ID = re.compile(r"\d+(?:_\d+)?")
+
+TIME_HINT = "Give --time as Slurm does: MINUTES, HOURS:MINUTES:SECONDS or DAYS-HOURS[:MINUTES], e.g. 90, 2:00:00, 1-12."
+
+
+def time_seconds(value: str) -> int:
+    """The length of an sbatch ``--time`` value in seconds (``"90"`` is 90 minutes)."""
+    for pattern, _ in _TIME_FORMS:
+        match = pattern.fullmatch(value.strip())
+        if match:
+            parts = {k: int(v) for k, v in match.groupdict().items()}
+            seconds = (parts.get("d", 0) * 24 + parts.get("h", 0)) * 3600 + parts.get("m", 0) * 60 + parts.get("s", 0)
+            if seconds <= 0:
+                break
+            return seconds
+    raise UsageError(f"--time {value!r} is not a Slurm time limit", TIME_HINT)
+
+
+def check_mem(value: str) -> str:
+    """An sbatch ``--mem`` value: a number of megabytes, or with a K/M/G/T suffix."""
+    if not _MEM.fullmatch(value.strip()) or int(re.sub(r"\D", "", value)) == 0:
+        raise UsageError(f"--mem {value!r} is not a memory size", "Give --mem as Slurm does, e.g. 4G, 500M or 8000 (megabytes).")
+    return value.strip().upper()
+
+
+def check_count(option: str, value: int) -> int:
+    """A positive count (``--cpus``)."""
+    if value < 1:
+        raise UsageError(f"{option} must be at least 1, not {value}", f"Give {option} a positive whole number.")
+    return value
+
+
+def check_gpus(value: str) -> str:
+    """An sbatch ``--gpus`` value: a count, or TYPE:COUNT."""
+    if not _GPUS.fullmatch(value.strip()) or value.strip().endswith(":0") or value.strip() == "0":
+        raise UsageError(f"--gpus {value!r} is not a GPU request", "Give --gpus as a count or TYPE:COUNT, e.g. 1 or a100:2.")
+    return value.strip()
+
+
+def check_job_id(value: str) -> str:
+    """A job id for ``--after`` (``123`` or an array task ``123_4``)."""
+    if not _JOB_ID.fullmatch(value.strip()):
+        raise UsageError(f"--after {value!r} is not a Slurm job id", "Pass the number 'kernelctl submit' or sbatch printed, e.g. --after 4242.")
+    return value.strip()
+
+
+def check_sbatch_arg(value: str) -> str:
+    """One extra sbatch option for an ``#SBATCH`` line (``--qos=high``)."""
+    value = value.strip()
+    if not value.startswith("-") or "\n" in value:
+        raise UsageError(f"--sbatch-arg {value!r} is not an sbatch option",
+                         "Give one option per --sbatch-arg, joined with '=': --sbatch-arg=--qos=high")
+    return value

@@ -1,0 +1,56 @@
+"""The record kernelctl keeps of each job it submitted: ``$KERNELCTL_HOME/jobs/ID.json``,
+written atomically, so ``kernelctl jobs`` can list them with their notebooks and outputs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from kernelctl.fsutil import write_json_atomic
+from kernelctl.paths import kernelctl_home
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """One submitted job; an array job lists one output (and report) per task, in task order."""
+
+    id: str
+    notebook: str
+    kernel: str
+    submitted: str  # ISO 8601, UTC
+    script: str
+    outputs: list[str]
+    reports: list[str]
+    combinations: list[dict[str, str]] = field(default_factory=list)  # per task, for sweeps
+    time: str | None = None  # the --time and --mem asked for, to suggest more after a TIMEOUT or OOM
+    mem: str | None = None
+
+    @property
+    def is_array(self) -> bool:
+        return len(self.outputs) > 1 or bool(self.combinations)
+
+    def task_ids(self) -> list[str]:
+        """Slurm's id for each task: ``123`` for a plain job, ``123_0``, ``123_1``... for an array."""
+        return [f"{self.id}_{i}" for i in range(len(self.outputs))] if self.is_array else [self.id]
+
+
+def jobs_dir() -> Path:
+    return kernelctl_home() / "jobs"
+
+
+def save(record: JobRecord) -> Path:
+    path = jobs_dir() / f"{record.id}.json"
+    write_json_atomic(path, asdict(record))
+    return path
+
+
+def load_all() -> list[JobRecord]:
+    """Every readable record, oldest submission first (an unreadable file is skipped)."""
+    records = []
+    for path in sorted(jobs_dir().glob("*.json")):
+        try:
+            records.append(JobRecord(**json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, TypeError):
+            continue
+    return sorted(records, key=lambda r: (r.submitted, r.id))

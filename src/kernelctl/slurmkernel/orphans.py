@@ -1,0 +1,90 @@
+"""Slurm kernels' jobs whose Jupyter server is gone (it was killed, or its machine went down
+before the job's own watchdog could end it, e.g. while the job was still pending): found by
+their job name and their run dir's heartbeat, for ``kernelctl doctor`` to list and cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import getpass
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kernelctl.slurmkernel import channel
+from kernelctl.slurmkernel.jobscript import JOB_PREFIX
+from kernelctl.slurmkernel.provisioner import SlurmProvisioner, rundir_for
+
+# A server beats every heartbeat_interval; three missed beats and more mean it is gone.
+STALE_AFTER = 3 * SlurmProvisioner.heartbeat_interval.default_value
+
+
+@dataclass(frozen=True)
+class Orphan:
+    job_id: str
+    state: str
+    kernel_id: str
+    why: str
+
+
+def _kernel_jobs() -> list[tuple[str, str, str]] | None:
+    """(job id, job name, state) of this user's kernel jobs; None without a Slurm to ask."""
+    try:
+        proc = subprocess.run(["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%j|%T"], capture_output=True,
+                              text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if proc.returncode != 0:
+        return None
+    rows = [tuple(line.split("|")) for line in proc.stdout.splitlines() if line.count("|") == 2]
+    return [row for row in rows if row[1].startswith(JOB_PREFIX)]  # type: ignore[misc]
+
+
+def server_gone(rundir: Path, now: float | None = None) -> str | None:
+    """Why the server of the kernel with run dir ``rundir`` is gone, or None if it beats."""
+    try:
+        age = (now or time.time()) - (rundir / channel.HEARTBEAT).stat().st_mtime
+    except FileNotFoundError:
+        return "its server's run dir is gone" if not rundir.exists() else "its server never beat"
+    return f"its server's last heartbeat was {age:.0f} s ago" if age > STALE_AFTER else None
+
+
+def find() -> list[Orphan] | None:
+    """This user's kernel jobs whose server is gone; None when Slurm cannot be asked."""
+    jobs = _kernel_jobs()
+    if jobs is None:
+        return None
+    found = []
+    for job_id, name, state in jobs:
+        kernel_id = name[len(JOB_PREFIX):]
+        why = server_gone(rundir_for(kernel_id))
+        if why:
+            found.append(Orphan(job_id, state, kernel_id, why))
+    return found
+
+
+def cancel(orphans: list[Orphan]) -> None:
+    if orphans:
+        subprocess.run(["scancel", *(o.job_id for o in orphans)], capture_output=True, timeout=60)
+
+
+def doctor_report(fix: bool) -> list[dict[str, Any]]:
+    """For ``kernelctl doctor``: one record per orphan kernel job; with ``fix`` they are
+    cancelled (and ``cancelled`` says so)."""
+    orphans = find()
+    if fix:
+        cancel(orphans)
+    return [{"job_id": o.job_id, "state": o.state, "kernel_id": o.kernel_id, "why": o.why, "cancelled": fix}
+            for o in orphans]
+
+
+def describe(records: list[dict[str, Any]]) -> list[str]:
+    """doctor's text lines for :func:`doctor_report`'s records."""
+    if not records:
+        return []
+    lines = [f"ORPHAN  Slurm job {r['job_id']} ({r['state']}) of a Slurm kernel: {r['why']}" for r in records]
+    if all(r["cancelled"] for r in records):
+        return [*lines, "        cancelled"]
+    ids = " ".join(r["job_id"] for r in records)
+    return [*lines, f"        fix: scancel {ids}  (or kernelctl doctor --fix)"]

@@ -1,0 +1,86 @@
+"""``kernelctl submit`` and ``kernelctl jobs`` against the real single-node Slurm that
+.ci/install-slurm starts: real jobs run real kernels, and the tests read the output
+notebooks they wrote. Slurm counts time limits in minutes, so only one test waits for one."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from kernelhelpers import kernelctl, kernelctl_json
+from slurmsupport import (  # noqa: F401  (fixtures)
+    _module_kernel, batch_kernel, notebook, read_notebook, slurm, slurm_cleanup, stream_text, wait_for_end,
+)
+
+
+def _jobs() -> dict[str, dict]:
+    return {job["id"]: job for job in kernelctl_json("jobs")["jobs"]}
+
+
+def test_submit_runs_the_notebook_and_jobs_lists_it(tmp_path: Path, batch_kernel: None, slurm_cleanup: None) -> None:
+    nb = notebook(tmp_path / "analysis.ipynb", ["import os\nprint('result', alpha * 2, os.environ['SLURM_JOB_ID'])"],
+                  parameters="alpha = 1")
+    proc = kernelctl("submit", str(nb), "-k", "batch", "-p", "alpha", "21", "--cpus", "1", "--mem", "500M")
+    job_id = proc.stdout.strip()
+    assert job_id.isdigit(), proc.stdout
+    assert f"submitted job {job_id}" in proc.stderr
+    record = json.loads((Path(os.environ["KERNELCTL_HOME"]) / "jobs" / f"{job_id}.json").read_text())
+    assert record["notebook"] == str(nb) and record["kernel"] == "batch"
+    assert Path(record["script"]) == tmp_path / "analysis.out.sbatch" and Path(record["script"]).is_file()
+
+    assert wait_for_end([job_id], timeout=240) == {job_id: "COMPLETED"}
+    out = read_notebook(tmp_path / "analysis.out.ipynb")
+    assert stream_text(out.cells[-1]) == f"result 42 {job_id}\n"
+    assert "injected-parameters" in out.cells[1].metadata["tags"]
+    log = (tmp_path / f"analysis.out-{job_id}.log").read_text()
+    assert "[cell 3/3]" in log and "result 42" in log  # the run's live progress, in Slurm's log
+    job = _jobs()[job_id]
+    assert (job["state"], job["kernel"], job["output"]) == ("COMPLETED", "batch", str(tmp_path / "analysis.out.ipynb"))
+    assert job["explanation"] == ""
+    table = kernelctl("jobs").stdout
+    assert table.splitlines()[0].split() == ["JOBID", "STATE", "KERNEL", "NOTEBOOK", "OUTPUT"]
+    assert table.splitlines()[1].split() == [job_id, "COMPLETED", "batch", "analysis.ipynb",
+                                             str(tmp_path / "analysis.out.ipynb")]
+
+
+def test_sweep_is_one_array_with_an_output_per_combination(tmp_path: Path, batch_kernel: None,
+                                                           slurm_cleanup: None) -> None:
+    nb = notebook(tmp_path / "model.ipynb", ["print(f'{alpha}x{n}={alpha * n}')"], parameters="alpha = 0.5\nn = 1")
+    job_id = kernelctl("submit", str(nb), "--sweep", "alpha=1,2", "--sweep", "n=10,20",
+                       "-o", str(tmp_path / "out/model-{alpha}-{n}.ipynb")).stdout.strip()
+    tasks = [f"{job_id}_{i}" for i in range(4)]
+    assert wait_for_end(tasks, timeout=300) == {task: "COMPLETED" for task in tasks}
+    for alpha, n in [(1, 10), (1, 20), (2, 10), (2, 20)]:
+        out = read_notebook(tmp_path / f"out/model-{alpha}-{n}.ipynb")
+        assert stream_text(out.cells[-1]) == f"{alpha}x{n}={alpha * n}\n"
+    jobs = _jobs()
+    assert sorted(jobs) == tasks
+    assert jobs[f"{job_id}_3"]["parameters"] == {"alpha": "2", "n": "20"}
+    assert (tmp_path / "out/model.sweep.sbatch").is_file()
+
+
+def test_time_limit_mid_cell_keeps_finished_cells_and_marks_the_stop(tmp_path: Path, batch_kernel: None,
+                                                                     slurm_cleanup: None) -> None:
+    """The one test that waits for a time limit: Slurm's minimum, 1 minute (ends in 60-90 s)."""
+    nb = notebook(tmp_path / "slow.ipynb", [
+        "import time\nprint('first cell done')",
+        "print('sleeping', flush=True)\ntime.sleep(180)\nprint('never printed')",
+        "print('never run')",
+    ])
+    job_id = kernelctl("submit", str(nb), "--time", "1").stdout.strip()
+    assert wait_for_end([job_id], timeout=240) == {job_id: "TIMEOUT"}
+    out = read_notebook(tmp_path / "slow.out.ipynb")
+    first, slow, last = out.cells
+    assert stream_text(first) == "first cell done\n"
+    assert first.metadata["kernelctl"]["status"] == "completed"
+    assert slow.metadata["kernelctl"]["status"] == "interrupted"
+    assert "sleeping\n" in stream_text(slow) and "never printed" not in stream_text(slow)
+    assert "[kernelctl] interrupted by SIGTERM" in stream_text(slow)
+    assert last.metadata["kernelctl"]["status"] == "pending" and not last.outputs
+    report = json.loads((tmp_path / "slow.out.report.json").read_text())
+    assert report["exit"]["code"] == 6
+    job = _jobs()[job_id]
+    assert job["state"] == "TIMEOUT"
+    assert job["explanation"] == (f"ran out of time at cell 2 (it had 1); raise --time or --resume: "
+                                  f"kernelctl run --resume {tmp_path / 'slow.out.ipynb'}")
