@@ -9,6 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from kernelctl.notebook.memory import human
 from kernelctl.notebook.outcome import Cause
 
 # The run's SIGUSR1 comes only from the job script's --signal, sent just before the limit.
@@ -41,15 +42,18 @@ def cell_progress(output: Path) -> tuple[int, int, int | None]:
     return sum(s in state.FINISHED for s in statuses), len(statuses), current
 
 
+def mem_bytes(value: str) -> int:
+    """An sbatch ``--mem`` value (checked by :func:`kernelctl.slurm.options.check_mem`) in bytes."""
+    units = {"K": 1024, "M": _MIB, "G": 1024 * _MIB, "T": 1024 * 1024 * _MIB}
+    value = value.upper()
+    return int(value[:-1]) * units[value[-1]] if value[-1] in units else int(value) * _MIB
+
+
 def suggest_mem(peak_bytes: int, asked: str | None) -> str:
-    """A ``--mem`` with room to spare: half again the measured peak, at least double what
-    was asked when the peak is unknown, in whole gigabytes."""
-    need = peak_bytes * 1.5
-    if asked:
-        units = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
-        number, unit = (asked[:-1], asked[-1]) if asked[-1] in units else (asked, "M")
-        need = max(need, int(number) * units[unit] * _MIB * (2 if not peak_bytes else 1))
-    return f"{max(1, math.ceil(need / 1024 / _MIB))}G"
+    """A ``--mem`` with room to spare, in whole gigabytes: half again the measured peak, and
+    at least double what was asked (sampling can miss the spike that hit the limit)."""
+    need = max(peak_bytes * 1.5, 2 * mem_bytes(asked) if asked else 0)
+    return f"{max(1, math.ceil(need / (1024 * _MIB)))}G"
 
 
 def _interrupted_cell(report: dict[str, Any] | None, output: Path) -> int | None:
@@ -92,7 +96,7 @@ def explain(state: str, reason: str, report: dict[str, Any] | None, output: Path
         return f"ran out of time {where}{asked}; raise --time or --resume: kernelctl run --resume {output}"
     if state == "OUT_OF_MEMORY" or (ending.get("code") == Cause.KERNEL_DIED.value
                                     and ("out-of-memory" in message or "SIGKILL" in message)):
-        measured = f"its kernel's memory peaked at {peak / _MIB:.0f} MiB" if peak else "no peak was measured"
+        measured = f"its kernel's memory peaked at {human(peak)}" if peak else "no peak was measured"
         return f"ran out of memory ({measured}); submit again with --mem {suggest_mem(peak, mem)}"
     if state == "CANCELLED":
         return "cancelled (scancel)" + (f"; outputs so far are in {output}" if output.exists() else "")
