@@ -148,8 +148,11 @@ def test_no_sbatch_on_path_is_one_line(tmp_path: Path, batch_kernel: None) -> No
     assert not (Path(os.environ["KERNELCTL_HOME"]) / "jobs").exists()
 
 
-def test_invalid_partition_is_one_line(tmp_path: Path, batch_kernel: None, slurm_cleanup: None) -> None:
+def test_slurm_refusals_are_one_line(tmp_path: Path, batch_kernel: None, slurm_cleanup: None) -> None:
     nb = notebook(tmp_path / "nb.ipynb", ["1"])
     proc = kernelctl("submit", str(nb), "--partition", "nosuchpartition", check=False)
     assert_user_error(proc, 1, "Slurm refused the job: invalid partition", "sinfo -s")
+    proc = kernelctl("submit", str(nb), "--mem", "100000G", check=False)
+    assert_user_error(proc, 1, "Slurm refused the job: Memory specification can not be satisfied", "--mem")
+    assert sorted(p.name for p in tmp_path.glob("*.sbatch")) == []  # nothing queued, no script kept
     assert not (Path(os.environ["KERNELCTL_HOME"]) / "jobs").exists()

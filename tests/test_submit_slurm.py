@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 
 from kernelhelpers import kernelctl, kernelctl_json
 from slurmsupport import (  # noqa: F401  (fixtures)
     _module_kernel, batch_kernel, notebook, read_notebook, slurm, slurm_cleanup, stream_text, wait_for_end,
 )
+
+
+SLOW_CELLS = ["import time\nprint('first cell done')",
+              "print('sleeping', flush=True)\ntime.sleep(180)\nprint('never printed')",
+              "print('never run')"]
 
 
 def _jobs() -> dict[str, dict]:
@@ -84,3 +91,23 @@ def test_time_limit_mid_cell_keeps_finished_cells_and_marks_the_stop(tmp_path: P
     assert job["state"] == "TIMEOUT"
     assert job["explanation"] == (f"ran out of time at cell 2 (it had 1); raise --time or --resume: "
                                   f"kernelctl run --resume {tmp_path / 'slow.out.ipynb'}")
+
+
+def test_early_usr1_before_the_limit_saves_and_explains(tmp_path: Path, batch_kernel: None,
+                                                        slurm_cleanup: None) -> None:
+    """What --signal=B:USR1@120 does 2 minutes before a long job's limit, sent now by hand."""
+    nb = notebook(tmp_path / "long.ipynb", SLOW_CELLS)
+    job_id = kernelctl("submit", str(nb), "--time", "10").stdout.strip()
+    assert "#SBATCH --signal=B:USR1@120" in (tmp_path / "long.out.sbatch").read_text()
+    log = tmp_path / f"long.out-{job_id}.log"
+    deadline = time.monotonic() + 180
+    while not (log.exists() and "sleeping" in log.read_text()):
+        assert time.monotonic() < deadline, "the job never reached its sleeping cell"
+        time.sleep(1)
+    subprocess.run(["scancel", "--batch", "--signal=USR1", job_id], check=True, timeout=30)
+    assert wait_for_end([job_id], timeout=120) == {job_id: "FAILED"}  # the run exits 6 before any limit
+    slow = read_notebook(tmp_path / "long.out.ipynb").cells[1]
+    assert slow.metadata["kernelctl"]["status"] == "interrupted"
+    assert "[kernelctl] interrupted by SIGUSR1" in stream_text(slow)
+    assert _jobs()[job_id]["explanation"] == (f"ran out of time at cell 2 (it had 10); raise --time or --resume: "
+                                              f"kernelctl run --resume {tmp_path / 'long.out.ipynb'}")
