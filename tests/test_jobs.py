@@ -70,7 +70,8 @@ def test_time_limit_explanations(tmp_path: Path) -> None:
     # an early SIGUSR1 ends the job itself (Slurm says FAILED, exit 6): still a time limit
     assert explain.state_from_report(usr1) == "TIMEOUT"
     assert explain.explain("FAILED", "NonZeroExitCode", usr1, out, time="2:00:00") == (
-        f"ran out of time at cell 7 (it had 2:00:00); raise --time or --resume: kernelctl run --resume {out}")
+        f"ran out of time at cell 7 (it had 2:00:00); raise --time or resume: "
+        f"kernelctl submit --resume {out} --time 240")
     assert explain.explain("TIMEOUT", "TimeLimit", None, out).startswith("ran out of time before its first cell")
     assert explain.explain("PENDING", "Resources", None, out) == "waiting in the queue (Resources)"
     assert explain.explain("OUT_OF_MEMORY", "", None, out, mem="4G") == \

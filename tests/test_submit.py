@@ -133,6 +133,10 @@ def test_checks_before_queueing(tmp_path: Path, batch_kernel: None) -> None:
     params.write_text("alpha: 2\ndelta: 3\n")
     assert_user_error(kernelctl("submit", str(nb), "-f", str(params), "--dry-run", check=False), 2,
                       "has no parameter delta")
+    assert_user_error(kernelctl("submit", "--resume", str(nb), "--dry-run", check=False), 2,
+                      "was not written by 'kernelctl run'")
+    assert_user_error(kernelctl("submit", "--resume", str(nb), "-p", "alpha", "2", "--dry-run", check=False), 2,
+                      "--resume continues one stopped run")
     warned = kernelctl("submit", str(nb), "--dry-run")
     assert re.search(r"warning: .*nb\.ipynb:cell 2:line 2: \S+ .*example\.org", warned.stderr), warned.stderr
     assert_user_error(kernelctl("submit", str(nb), "--dry-run", "--strict", check=False), 2,

@@ -16,8 +16,8 @@ from slurmsupport import (  # noqa: F401  (fixtures)
 )
 
 
-SLOW_CELLS = ["import time\nprint('first cell done')",
-              "print('sleeping', flush=True)\ntime.sleep(180)\nprint('never printed')",
+SLOW_CELLS = ["print('first cell done')",
+              "import time\nprint('sleeping', flush=True)\ntime.sleep(180)\nprint('never printed')",
               "print('never run')"]
 
 
@@ -89,8 +89,8 @@ def test_time_limit_mid_cell_keeps_finished_cells_and_marks_the_stop(tmp_path: P
     assert report["exit"]["code"] == 6
     job = _jobs()[job_id]
     assert job["state"] == "TIMEOUT"
-    assert job["explanation"] == (f"ran out of time at cell 2 (it had 1); raise --time or --resume: "
-                                  f"kernelctl run --resume {tmp_path / 'slow.out.ipynb'}")
+    assert job["explanation"] == (f"ran out of time at cell 2 (it had 1); raise --time or resume: "
+                                  f"kernelctl submit --resume {tmp_path / 'slow.out.ipynb'} --time 2")
 
 
 def test_early_usr1_before_the_limit_saves_and_explains(tmp_path: Path, batch_kernel: None,
@@ -99,15 +99,28 @@ def test_early_usr1_before_the_limit_saves_and_explains(tmp_path: Path, batch_ke
     nb = notebook(tmp_path / "long.ipynb", SLOW_CELLS)
     job_id = kernelctl("submit", str(nb), "--time", "10").stdout.strip()
     assert "#SBATCH --signal=B:USR1@120" in (tmp_path / "long.out.sbatch").read_text()
-    log = tmp_path / f"long.out-{job_id}.log"
-    deadline = time.monotonic() + 180
-    while not (log.exists() and "sleeping" in log.read_text()):
-        assert time.monotonic() < deadline, "the job never reached its sleeping cell"
-        time.sleep(1)
+    _wait_for_sleep(tmp_path / f"long.out-{job_id}.log")
     subprocess.run(["scancel", "--batch", "--signal=USR1", job_id], check=True, timeout=30)
     assert wait_for_end([job_id], timeout=120) == {job_id: "FAILED"}  # the run exits 6 before any limit
     slow = read_notebook(tmp_path / "long.out.ipynb").cells[1]
     assert slow.metadata["kernelctl"]["status"] == "interrupted"
     assert "[kernelctl] interrupted by SIGUSR1" in stream_text(slow)
-    assert _jobs()[job_id]["explanation"] == (f"ran out of time at cell 2 (it had 10); raise --time or --resume: "
-                                              f"kernelctl run --resume {tmp_path / 'long.out.ipynb'}")
+    output = tmp_path / "long.out.ipynb"
+    assert _jobs()[job_id]["explanation"] == (f"ran out of time at cell 2 (it had 10); raise --time or resume: "
+                                              f"kernelctl submit --resume {output} --time 20")
+
+    # resuming as a new job starts again at the interrupted cell, in the same output
+    resumed = kernelctl("submit", "--resume", str(output), "--time", "20").stdout.strip()
+    log = tmp_path / f"long.out-{resumed}.log"
+    _wait_for_sleep(log)
+    assert "[cell 1/3]" not in log.read_text() and "[cell 2/3]" in log.read_text()
+    assert read_notebook(output).cells[0].metadata["kernelctl"]["status"] == "completed"
+    assert _jobs()[resumed]["notebook"] == str(nb)  # slurm_cleanup cancels it
+
+
+def _wait_for_sleep(log: Path) -> None:
+    """Wait until a job running SLOW_CELLS prints that its second cell sleeps."""
+    deadline = time.monotonic() + 180
+    while not (log.exists() and "sleeping" in log.read_text()):
+        assert time.monotonic() < deadline, f"the job never reached its sleeping cell: {log}"
+        time.sleep(1)

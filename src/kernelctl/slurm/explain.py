@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,13 @@ def suggest_mem(peak_bytes: int, asked: str | None) -> str:
     return f"{max(1, math.ceil(need / (1024 * _MIB)))}G"
 
 
+def _double(time: str) -> str:
+    """Twice the time limit ``time`` (as sbatch reads it), in minutes."""
+    from kernelctl.slurm.options import time_seconds
+
+    return str(math.ceil(2 * time_seconds(time) / 60))
+
+
 def _interrupted_cell(report: dict[str, Any] | None, output: Path) -> int | None:
     if report:
         cells = [c["number"] for c in report.get("cells", []) if c.get("status") == "interrupted"]
@@ -93,7 +101,9 @@ def explain(state: str, reason: str, report: dict[str, Any] | None, output: Path
         cell = _interrupted_cell(report, output)
         where = f"at cell {cell}" if cell else "before its first cell finished"
         asked = f" (it had {time})" if time else ""
-        return f"ran out of time {where}{asked}; raise --time or --resume: kernelctl run --resume {output}"
+        more = _double(time) if time else "LONGER"
+        return (f"ran out of time {where}{asked}; raise --time or resume: "
+                f"kernelctl submit --resume {shlex.quote(str(output))} --time {more}")
     if state == "OUT_OF_MEMORY" or (ending.get("code") == Cause.KERNEL_DIED.value
                                     and ("out-of-memory" in message or "SIGKILL" in message)):
         measured = f"its kernel's memory peaked at {human(peak)}" if peak else "no peak was measured"

@@ -37,6 +37,7 @@ class JobScript:
     time_limit: int | None = None  # seconds, when --time was given
     log: Path | None = None  # Slurm's own stdout/stderr file (pattern)
     extra: Sequence[str] = field(default_factory=list)  # --sbatch-arg values, last so they win
+    resume: bool = False  # continue the stopped run whose output is the (one) task's output
 
     @property
     def is_array(self) -> bool:
@@ -57,8 +58,10 @@ def signal_option(time_limit: int | None) -> str | None:
 
 
 def _run_line(job: JobScript) -> str:
+    if job.resume:  # the output notebook records the notebook, kernel and parameters
+        return shlex.join([*job.kernelctl, "run"]) + ' --resume "$output" --report "${output%.ipynb}.report.json"'
     argv = [*job.kernelctl, "run", str(job.notebook), "--kernel", job.kernel, *job.run_args]
-    return (shlex.join(argv) + ' --output "$output" --report "${output%.ipynb}.report.json" "$@"')
+    return shlex.join(argv) + ' --output "$output" --report "${output%.ipynb}.report.json" "$@"'
 
 
 def render(job: JobScript) -> str:
