@@ -113,11 +113,11 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
         notebook = notebook.absolute()
         nb = read_notebook(notebook)
         tasks, combos = _tasks(notebook, output, sweeps)
-    found = checks.healthy_kernel(kernel, nb, notebook)
-    kernel = found.spec.name
     if any(task.output == notebook for task in tasks):
         raise UsageError("the output would overwrite the notebook itself", "Give -o another path: the input is never modified.")
     checks.check_parameters(nb, notebook, from_file + [name for name, _ in parameters] + list(combos[0] if combos else []))
+    found = checks.healthy_kernel(kernel, nb, notebook)  # last: it starts the kernel's Python
+    kernel = found.spec.name
     reports = scan([notebook], found.manifest.options.netguard_allow)
     findings = [f for report in reports for f in report["findings"]]
     if findings and strict:
