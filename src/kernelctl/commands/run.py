@@ -145,6 +145,7 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
     began = time.monotonic()
     runner = Run(nb, found, saver, live, settings, cwd)
     ending = asyncio.run(runner.main(again, cells))
+    saver.save_final()
     seconds = time.monotonic() - began
     if ending.cause is Cause.DONE:
         live.note(f"[kernelctl] done: {len(again) + len(cells)} cells in {seconds:.1f} s; output: {out}")
@@ -233,6 +234,10 @@ def _parameters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cli(args: argparse.Namespace) -> int:
+    # jsonschema, which nbformat imports, imports rfc3987_syntax when it is installed (JupyterLab
+    # brings it), and that compiles dozens of grammars at import: seconds per run. kernelctl
+    # never validates IRIs, so this process does without it.
+    sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[assignment]
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     sys.stderr.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     result = run(args.notebook, args.kernel, args.output, _parameters(args), cell_timeout=args.cell_timeout,

@@ -1,6 +1,7 @@
 """What a run prints as it goes: each cell's start, its output as it arrives, its end.
 
-Progress and the cells' stdout go to ``out``, the cells' stderr and tracebacks to ``err``;
+Progress, the cells' stdout and their tracebacks (cell output, like the rest) go to ``out``,
+the cells' stderr streams and kernelctl's warnings to ``err``;
 every write is flushed, so a Slurm output file shows where the run is.
 """
 
@@ -61,7 +62,7 @@ class Live:
         if kind == "stream":
             self._write(self.err if content.get("name") == "stderr" else self.out, content.get("text", ""))
         elif kind == "error":
-            self._write(self.err, plain("\n".join(content.get("traceback") or [])) + "\n")
+            self._write(self.out, plain("\n".join(content.get("traceback") or [])) + "\n")
         elif kind == "execute_result":
             text = (content.get("data") or {}).get("text/plain")
             if text:
