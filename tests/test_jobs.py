@@ -72,6 +72,9 @@ def test_time_limit_explanations(tmp_path: Path) -> None:
     assert explain.explain("FAILED", "NonZeroExitCode", usr1, out, time="2:00:00") == (
         f"ran out of time at cell 7 (it had 2:00:00); raise --time or resume: "
         f"kernelctl submit --resume {out} --time 240")
+    term = {"exit": {"code": 6, "message": "stopped by SIGTERM in cell 2; ..."}, "seconds": 20.0}
+    assert [explain.state_from_report(term, limit) for limit in ("0:30", "1", None)] == \
+        ["TIMEOUT", "CANCELLED", "CANCELLED"]  # scancel sends SIGTERM too
     assert explain.explain("TIMEOUT", "TimeLimit", None, out).startswith("ran out of time before its first cell")
     assert explain.explain("PENDING", "Resources", None, out) == "waiting in the queue (Resources)"
     assert explain.explain("OUT_OF_MEMORY", "", None, out, mem="4G") == \

@@ -15,6 +15,8 @@ from slurmsupport import (  # noqa: F401  (fixtures)
     _module_kernel, batch_kernel, notebook, read_notebook, slurm, slurm_cleanup, stream_text, wait_for_end,
 )
 
+from kernelctl.slurm import explain
+
 
 SLOW_CELLS = ["print('first cell done')",
               "import time\nprint('sleeping', flush=True)\ntime.sleep(180)\nprint('never printed')",
@@ -87,6 +89,7 @@ def test_time_limit_mid_cell_keeps_finished_cells_and_marks_the_stop(tmp_path: P
     assert last.metadata["kernelctl"]["status"] == "pending" and not last.outputs
     report = json.loads((tmp_path / "slow.out.report.json").read_text())
     assert report["exit"]["code"] == 6
+    assert explain.state_from_report(report, "1") == "TIMEOUT"  # what jobs says once squeue forgot the job
     job = _jobs()[job_id]
     assert job["state"] == "TIMEOUT"
     assert job["explanation"] == (f"ran out of time at cell 2 (it had 1); raise --time or resume: "

@@ -22,7 +22,7 @@ def list_jobs() -> list[dict[str, Any]]:
         for index, task_id in enumerate(record.task_ids()):
             output = Path(record.outputs[index])
             report = explain.read_json(Path(record.reports[index]))
-            state, reason = states.get(task_id) or (explain.state_from_report(report), "")
+            state, reason = states.get(task_id) or (explain.state_from_report(report, record.time), "")
             listed.append({
                 "id": task_id, "state": state, "reason": reason, "notebook": record.notebook, "output": str(output),
                 "kernel": record.kernel, "submitted": record.submitted, "script": record.script,

@@ -72,16 +72,31 @@ def _interrupted_cell(report: dict[str, Any] | None, output: Path) -> int | None
     return cell_progress(output)[2]
 
 
-def state_from_report(report: dict[str, Any] | None) -> str:
+def ran_out_of_time(report: dict[str, Any] | None, time: str | None) -> bool:
+    """Whether the run stopped for the time limit: on the SIGUSR1 only the job script's
+    --signal sends, or on a SIGTERM (the limit's, or scancel's) once it had run for at
+    least half the limit (a run starts a few seconds after its job)."""
+    ending = (report or {}).get("exit") or {}
+    if ending.get("code") != Cause.STOPPED.value:
+        return False
+    message = ending.get("message", "")
+    if TIME_LIMIT_SIGNAL in message:
+        return True
+    from kernelctl.slurm.options import time_seconds
+
+    return "SIGTERM" in message and time is not None and 2 * float(report.get("seconds") or 0) >= time_seconds(time)
+
+
+def state_from_report(report: dict[str, Any] | None, time: str | None = None) -> str:
     """A Slurm-like state for a job Slurm has forgotten, from how its run ended."""
     if report is None:
         return "UNKNOWN"
     code = (report.get("exit") or {}).get("code")
     if code == Cause.DONE.value:
         return "COMPLETED"
-    if code == Cause.STOPPED.value and TIME_LIMIT_SIGNAL in (report.get("exit") or {}).get("message", ""):
+    if ran_out_of_time(report, time):
         return "TIMEOUT"
-    return "FAILED"
+    return "CANCELLED" if code == Cause.STOPPED.value else "FAILED"
 
 
 def explain(state: str, reason: str, report: dict[str, Any] | None, output: Path, time: str | None = None,
@@ -96,8 +111,7 @@ def explain(state: str, reason: str, report: dict[str, Any] | None, output: Path
     if state in ("RUNNING", "COMPLETING"):
         done, total, current = cell_progress(output)
         return f"running cell {current} of {total} ({done} finished)" if current else "starting the kernel"
-    stopped_by_limit = ending.get("code") == Cause.STOPPED.value and TIME_LIMIT_SIGNAL in message
-    if state in ("TIMEOUT", "DEADLINE") or stopped_by_limit:
+    if state in ("TIMEOUT", "DEADLINE") or ran_out_of_time(report, time):
         cell = _interrupted_cell(report, output)
         where = f"at cell {cell}" if cell else "before its first cell finished"
         asked = f" (it had {time})" if time else ""
