@@ -9,6 +9,7 @@ the test's environment (KERNELCTL_HOME, JUPYTER_DATA_DIR) to them.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -95,8 +96,6 @@ def batch_kernel(_module_kernel: dict[str, str], real_wheelhouse: Path,
               monkeypatch: pytest.MonkeyPatch) -> None:
     """A real kernelctl kernel named 'batch', made once per test module (in its first test's
     isolated dirs) and seen by every test of the module through JUPYTER_DATA_DIR."""
-    import os
-
     if not _module_kernel:
         kernelctl("create", "batch", "--wheelhouse", str(real_wheelhouse), "--no-verify", "-q")
         _module_kernel["JUPYTER_DATA_DIR"] = os.environ["JUPYTER_DATA_DIR"]

@@ -86,23 +86,14 @@ def _resumed(notebook: Path | None, resume: Path, parameters: Sequence[Any], swe
     return Path(source), out
 
 
-def submit(notebook: Path | None, kernel: str | None = None, output: Path | None = None,
-           parameters: Sequence[tuple[str, str]] = (), parameter_file: Path | None = None,
-           time: str | None = None, cpus: int | None = None, mem: str | None = None, gpus: str | None = None,
-           account: str | None = None, partition: str | None = None, sbatch_args: Sequence[str] = (),
-           sweeps: Sequence[str] = (), after: str | None = None, dry_run: bool = False,
-           strict: bool = False, resume: Path | None = None) -> dict[str, Any]:
-    """Check everything that can be checked here, write the job script and queue it.
-
-    Returns the job id (None for ``dry_run``), the script (path and text), the outputs and
-    netguard's findings. With ``strict``, findings refuse the submission. ``resume`` names
-    the output of a stopped run to continue (``kernelctl run --resume`` in the job) instead.
-    """
+def _checked_tasks(notebook: Path | None, kernel: str | None, output: Path | None,
+                   parameters: Sequence[tuple[str, str]], parameter_file: Path | None, sweeps: Sequence[str],
+                   resume: Path | None, strict: bool) -> tuple[Path, str, list[Task], list[dict[str, str]], list[Any]]:
+    """The login-node checks: (the notebook, its kernel, the tasks, the sweep's
+    combinations, netguard's findings), or the error that would have failed the job."""
     from kernelctl.commands.scan import scan
     from kernelctl.notebook.params import load_file
 
-    sbatch = _sbatch_options(time, cpus, mem, gpus, account, partition, after)
-    extra = [options.check_sbatch_arg(a) for a in sbatch_args]
     from_file = list(load_file(parameter_file)) if parameter_file is not None else []
     if resume is not None:
         notebook, nb = _resumed(notebook, resume, [*parameters, *from_file], sweeps, output)
@@ -114,26 +105,45 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
         nb = read_notebook(notebook)
         tasks, combos = _tasks(notebook, output, sweeps)
     if any(task.output == notebook for task in tasks):
-        raise UsageError("the output would overwrite the notebook itself", "Give -o another path: the input is never modified.")
-    checks.check_parameters(nb, notebook, from_file + [name for name, _ in parameters] + list(combos[0] if combos else []))
+        raise UsageError("the output would overwrite the notebook itself",
+                         "Give -o another path: the input is never modified.")
+    swept = list(combos[0]) if combos else []
+    checks.check_parameters(nb, notebook, [*from_file, *(name for name, _ in parameters), *swept])
     found = checks.healthy_kernel(kernel, nb, notebook)  # last: it starts the kernel's Python
-    kernel = found.spec.name
-    reports = scan([notebook], found.manifest.options.netguard_allow)
-    findings = [f for report in reports for f in report["findings"]]
+    findings = [f for report in scan([notebook], found.manifest.options.netguard_allow) for f in report["findings"]]
     if findings and strict:
         raise UsageError(f"netguard found {len(findings)} line(s) that need the internet in {notebook.name} (--strict)",
                          f"Fix them (see 'kernelctl scan {notebook}'), or submit without --strict.")
-    run_args = [arg for name, value in parameters for arg in ("-p", name, value)]
-    if parameter_file is not None:
-        run_args = ["-f", str(parameter_file.absolute()), *run_args]
-    job = JobScript(notebook=notebook, kernel=kernel, tasks=tasks, kernelctl=KERNELCTL_ARGV, run_args=run_args,
-                    sbatch=sbatch, time_limit=options.time_seconds(time) if time else None,
-                    log=_log_path(notebook, tasks), extra=extra, resume=resume is not None)
-    text = render(job)
+    return notebook, found.spec.name, tasks, combos, findings
+
+
+def submit(notebook: Path | None, kernel: str | None = None, output: Path | None = None,
+           parameters: Sequence[tuple[str, str]] = (), parameter_file: Path | None = None,
+           time: str | None = None, cpus: int | None = None, mem: str | None = None, gpus: str | None = None,
+           account: str | None = None, partition: str | None = None, sbatch_args: Sequence[str] = (),
+           sweeps: Sequence[str] = (), after: str | None = None, dry_run: bool = False,
+           strict: bool = False, resume: Path | None = None) -> dict[str, Any]:
+    """Check everything that can be checked here, write the job script and queue it.
+
+    Returns the job id (None for ``dry_run``), the script (path and text), the notebook,
+    kernel, outputs and sweep combinations, and netguard's findings. With ``strict``,
+    findings refuse the submission. ``resume`` names the output of a stopped run to
+    continue (``kernelctl run --resume`` in the job) instead of a new run.
+    """
+    sbatch = _sbatch_options(time, cpus, mem, gpus, account, partition, after)
+    extra = [options.check_sbatch_arg(a) for a in sbatch_args]
+    notebook, kernel, tasks, combos, findings = _checked_tasks(notebook, kernel, output, parameters, parameter_file,
+                                                               sweeps, resume, strict)
+    run_args = ["-f", str(parameter_file.absolute())] if parameter_file is not None else []
+    run_args += [arg for name, value in parameters for arg in ("-p", name, value)]
+    text = render(JobScript(notebook=notebook, kernel=kernel, tasks=tasks, kernelctl=KERNELCTL_ARGV, run_args=run_args,
+                            sbatch=sbatch, time_limit=options.time_seconds(time) if time else None,
+                            log=_log_path(notebook, tasks), extra=extra, resume=resume is not None))
     script = _script_path(notebook, tasks)
+    outputs = [str(t.output) for t in tasks]
     result: dict[str, Any] = {"job_id": None, "script": None if dry_run else str(script), "script_text": text,
-                              "notebook": str(notebook), "kernel": kernel, "outputs": [str(t.output) for t in tasks], "combinations": combos,
-                              "findings": findings}
+                              "notebook": str(notebook), "kernel": kernel, "outputs": outputs,
+                              "combinations": combos, "findings": findings}
     if dry_run:
         return result
     queue.slurm_command("sbatch")  # before writing anything
@@ -145,12 +155,10 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
     except BaseException:
         script.unlink(missing_ok=True)  # nothing queued: no script to keep
         raise
-    record = records.JobRecord(
+    records.save(records.JobRecord(
         id=result["job_id"], notebook=str(notebook), kernel=kernel,
-        submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"), script=str(script),
-        outputs=result["outputs"], reports=[str(report_path(t.output)) for t in tasks], combinations=combos,
-        time=time, mem=mem)
-    records.save(record)
+        submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"), script=str(script), outputs=outputs,
+        reports=[str(report_path(t.output)) for t in tasks], combinations=combos, time=time, mem=mem))
     return result
 
 

@@ -92,7 +92,7 @@ def render(job: JobScript) -> str:
     else:
         lines.append(f"output={q(str(job.tasks[0].output))}; set --")
     if signal is None:
-        lines.append("# The time limit is too short for an early signal: the run saves on Slurm's SIGTERM at the limit.")
+        lines.append("# The time limit is too short for an early signal: the run saves on the SIGTERM at the limit.")
     lines.append("# exec: the batch shell becomes the run, so Slurm's signals reach it directly; the kernel's")
     lines.append("# launcher loads its modules and environment on this node as it does in JupyterLab.")
     lines.append("exec " + _run_line(job))
