@@ -19,7 +19,8 @@ from typing import Any
 
 import nbformat
 import pytest
-from kernelhelpers import CLI, assert_user_error
+from kernelhelpers import CLI, assert_user_error, kernelctl
+from modsupport import clear_module_environment, setup_modules
 
 from conftest import offline_command
 
@@ -155,10 +156,12 @@ def test_cell_timeout_exit_3(home: dict[str, str], tmp_path: Path) -> None:
 
 def test_kernel_killed_exit_4_says_sigkill_and_suggests_memory(home: dict[str, str], tmp_path: Path) -> None:
     nb = notebook(tmp_path / "die.ipynb", "import os", "os.kill(os.getpid(), 9)", "print('never')")
-    proc = run(str(nb), "--report", str(tmp_path / "r.json"))
-    assert_user_error(proc, 4, "the kernel killed by SIGKILL while running cell 2", "more memory")
+    proc = run(str(nb), "--report", str(tmp_path / "r.json"), "--json")
+    assert_user_error(proc, 4, "the kernel was killed by SIGKILL while running cell 2", "more memory")
     assert [status(c) for c in code_cells(tmp_path / "die.out.ipynb")] == ["completed", "died", "pending"]
-    assert json.loads((tmp_path / "r.json").read_text())["exit"]["cause"] == "kernel-died"
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["exit"]["cause"] == "kernel-died" and json.loads(proc.stdout) == report
+    assert "[cell 2/3]" in proc.stderr  # with --json, progress goes to stderr
 
 
 def test_broken_kernel_exit_5_shows_the_kernels_stderr(home: dict[str, str], tmp_path: Path) -> None:
@@ -167,6 +170,22 @@ def test_broken_kernel_exit_5_shows_the_kernels_stderr(home: dict[str, str], tmp
     assert_user_error(proc, 5, "kernel 'broken' did not start", "No module named ipykernel_launcher")
     assert "ipykernel does not import" in proc.stderr  # the doctor's finding, with its fix
     assert [status(c) for c in code_cells(tmp_path / "b.out.ipynb")] == ["pending"]
+
+
+def test_kernel_loads_its_modules_and_one_that_vanished_stops_the_start(
+        real_wheelhouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    mods = setup_modules("lmod", tmp_path, monkeypatch)
+    kernelctl("create", "modk", "--wheelhouse", str(real_wheelhouse), "--module", "scipy-stack", "--no-verify", "-q")
+    clear_module_environment(monkeypatch)  # as in a batch job: the modules come from the kernel
+    nb = notebook(tmp_path / "m.ipynb", "import os, kctl_modpkg\nprint(os.environ['KCTL_SCIPY_STACK'])", kernel="modk")
+    proc = run(str(nb), "--report", str(tmp_path / "r.json"))
+    assert proc.returncode == 0, proc.stderr
+    assert texts(code_cells(tmp_path / "m.out.ipynb")[0]) == "2024a\n"
+    assert json.loads((tmp_path / "r.json").read_text())["modules"] == ["scipy-stack"]
+
+    mods.modulefile("scipy-stack/2024a").unlink()
+    proc = run(str(nb))
+    assert_user_error(proc, 5, "kernel 'modk' did not start", "kernelctl-launch: cannot load module scipy-stack")
 
 
 def test_sigterm_saves_marks_the_cell_and_resume_finishes(home: dict[str, str], tmp_path: Path) -> None:

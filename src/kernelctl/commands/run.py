@@ -11,12 +11,13 @@ import asyncio
 import shlex
 import sys
 import time
+import warnings
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from kernelctl.commands.args import add_json_flag, add_parser
+from kernelctl.commands.args import add_parser
 from kernelctl.errors import UsageError
 from kernelctl.netguard_config import MODES
 from kernelctl.notebook.outcome import EXIT_STATUS_HELP, Cause, RunFailed
@@ -25,11 +26,20 @@ from kernelctl.output import print_json
 
 
 def read_notebook(path: Path) -> Any:
-    """The notebook at ``path`` (nbformat 4), or a usage error saying why it cannot be read."""
+    """The notebook at ``path`` as nbformat 4.5 (every cell with an id, as in the output), or a
+    usage error saying why it cannot be read."""
     import nbformat
+    from nbformat.v4.nbbase import random_cell_id
+    from nbformat.validator import MissingIDFieldWarning
 
     try:
-        return nbformat.read(path, as_version=4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MissingIDFieldWarning)  # given ids below
+            nb = nbformat.read(path, as_version=4)
+        nb.nbformat_minor = max(nb.nbformat_minor, 5)
+        for cell in nb.cells:
+            cell.setdefault("id", random_cell_id())
+        return nb
     except FileNotFoundError:
         raise UsageError(f"no such notebook: {path}", "Pass the path of an .ipynb file.") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -171,11 +181,11 @@ class _Discard:
 
 
 EXAMPLES = """\
-  kernelctl run analysis.ipynb                       kernel from the notebook; writes analysis.out.ipynb
+  kernelctl run analysis.ipynb       # its own kernel; writes analysis.out.ipynb
   kernelctl run train.ipynb -k ml -p lr 0.01 -p epochs 20 -o runs/lr0.01.ipynb
-  kernelctl run train.ipynb -k ml -f params.yaml --cell-timeout 3600 --report report.json
-  kernelctl run fetch.ipynb -k ml --netguard block   internet attempts fail at once
-  kernelctl run --resume runs/lr0.01.ipynb           continue a run a signal or time limit stopped
+  kernelctl run train.ipynb -k ml -f p.yaml --cell-timeout 3600 --report r.json
+  kernelctl run fetch.ipynb -k ml --netguard block  # internet attempts fail now
+  kernelctl run --resume runs/lr0.01.ipynb          # continue a stopped run
 
 """ + EXIT_STATUS_HELP
 
@@ -184,12 +194,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
         subparsers, "run",
         "Run NOTEBOOK's code cells in a kernelctl kernel, started as JupyterLab starts it\n"
-        "(its modules, env and netguard), and save them with their outputs to a new notebook.\n"
-        "Progress and cell output are printed as they happen; the output notebook is saved\n"
-        "after every cell and every 30 s during a long one. SIGTERM, SIGINT and SIGUSR1 stop\n"
-        "the run with the running cell marked as interrupted, resumable with --resume.\n"
-        "Parameters work as in papermill: the cell tagged 'parameters' keeps the defaults and\n"
-        "a cell tagged 'injected-parameters' after it sets the values given.",
+        "(its modules, env and netguard), and save them with their outputs to a new\n"
+        "notebook. Progress and cell output are printed as they happen; the output is\n"
+        "saved after every cell and every 30 s during a long one. SIGTERM, SIGINT and\n"
+        "SIGUSR1 stop the run with the running cell marked as interrupted, resumable\n"
+        "with --resume. Parameters work as in papermill: the cell tagged 'parameters'\n"
+        "keeps the defaults; a cell tagged 'injected-parameters' after it sets values.",
         EXAMPLES,
     )
     parser.add_argument("notebook", metavar="NOTEBOOK", nargs="?", type=Path,
@@ -216,7 +226,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="continue the stopped run that wrote OUTPUT (setup cells run again)")
     parser.add_argument("--autosave", metavar="S", type=float, default=30.0,
                         help="save a long-running cell's output every S seconds (default: 30)")
-    add_json_flag(parser)
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as JSON on stdout (progress goes to stderr)")
     parser.set_defaults(run=_cli)
 
 

@@ -32,7 +32,7 @@ exit status:
   3  a cell ran longer than --cell-timeout
   4  the kernel died (killed by the out-of-memory killer, SIGKILL, a crash)
   5  the kernel did not start (its own error output is shown)
-  6  stopped by SIGTERM, SIGINT or SIGUSR1 (a Slurm time limit): outputs saved, resumable"""
+  6  stopped by SIGTERM, SIGINT or SIGUSR1 (a time limit): outputs saved"""
 
 
 class RunFailed(KernelctlError):
@@ -54,11 +54,11 @@ def signal_name(signum: int) -> str:
 def kernel_death(returncode: int | None, oom_killed: bool) -> str:
     """How the kernel process ended, for the message naming the cell it was running."""
     if oom_killed:
-        return "killed by the out-of-memory killer"
+        return "was killed by the out-of-memory killer"
     if returncode is None:
         return "died"
     if returncode < 0:
-        return f"killed by {signal_name(-returncode)}"
+        return f"was killed by {signal_name(-returncode)}"
     return f"exited with status {returncode}"
 
 

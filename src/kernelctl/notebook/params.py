@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,64 +66,70 @@ def load_file(path: Path) -> dict[str, Any]:
     return load_yaml(text, str(path))
 
 
-def python_literal(value: Any) -> str:
-    """``value`` as Python source."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"float({str(value)!r})"
-    if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{python_literal(k)}: {python_literal(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(python_literal(v) for v in value) + "]"
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return repr(value)
-    return repr(str(value))  # dates from YAML and the like: as papermill does, their text
+@dataclass(frozen=True)
+class Syntax:
+    """How a language writes the values parameters can hold, and an assignment."""
+
+    null: str
+    true: str
+    false: str
+    sequence: str  # around the items, e.g. "[{}]"
+    mapping: str   # around the pairs
+    pair: str      # one pair, from {key} and {value}
+    nan: str
+    inf: str
+    assign: str
+    integer: Callable[[int], str] = str
+    string: Callable[[str], str] = json.dumps
+    key: Callable[[Any], str] = lambda k: json.dumps(str(k))
 
 
-def r_literal(value: Any) -> str:
-    """``value`` as R source."""
+def _julia_string(text: str) -> str:
+    return json.dumps(text).replace("$", "\\$")  # "$x" would interpolate in Julia
+
+
+def _r_integer(value: int) -> str:
+    return f"{value}L" if abs(value) < 2**31 else repr(float(value))  # R integers are 32-bit
+
+
+SYNTAX = {
+    "python": Syntax("None", "True", "False", "[{}]", "{{{}}}", "{key}: {value}", "float('nan')", "float('inf')",
+                     " = ", string=repr, key=lambda k: literal(k, SYNTAX["python"])),
+    "r": Syntax("NULL", "TRUE", "FALSE", "list({})", "list({})", "{key} = {value}", "NaN", "Inf", " <- ",
+                integer=_r_integer),
+    "julia": Syntax("nothing", "true", "false", "[{}]", "Dict({})", "{key} => {value}", "NaN", "Inf", " = ",
+                    string=_julia_string),
+}
+
+
+def literal(value: Any, syntax: Syntax) -> str:
+    """``value`` (what JSON or YAML can hold) as source code in ``syntax``'s language."""
     if value is None:
-        return "NULL"
+        return syntax.null
     if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, Mapping):
-        return "list(" + ", ".join(f"{json.dumps(str(k))} = {r_literal(v)}" for k, v in value.items()) + ")"
-    if isinstance(value, (list, tuple)):
-        return "list(" + ", ".join(r_literal(v) for v in value) + ")"
+        return syntax.true if value else syntax.false
     if isinstance(value, int):
-        return f"{value}L" if abs(value) < 2**31 else repr(float(value))
+        return syntax.integer(value)
     if isinstance(value, float):
-        return "NaN" if math.isnan(value) else ("Inf" if value > 0 else "-Inf") if math.isinf(value) else repr(value)
-    return json.dumps(str(value))
-
-
-def julia_literal(value: Any) -> str:
-    """``value`` as Julia source."""
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true" if value else "false"
+        if math.isnan(value):
+            return syntax.nan
+        return (syntax.inf if value > 0 else "-" + syntax.inf) if math.isinf(value) else repr(value)
     if isinstance(value, Mapping):
-        return "Dict(" + ", ".join(f"{json.dumps(str(k))} => {julia_literal(v)}" for k, v in value.items()) + ")"
+        pairs = (syntax.pair.format(key=syntax.key(k), value=literal(v, syntax)) for k, v in value.items())
+        return syntax.mapping.format(", ".join(pairs))
     if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(julia_literal(v) for v in value) + "]"
-    if isinstance(value, float):
-        return "NaN" if math.isnan(value) else ("Inf" if value > 0 else "-Inf") if math.isinf(value) else repr(value)
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(str(value)).replace("$", "\\$")  # "$x" would interpolate in Julia
-
-
-_LITERALS = {"python": python_literal, "r": r_literal, "julia": julia_literal}
+        return syntax.sequence.format(", ".join(literal(v, syntax) for v in value))
+    return syntax.string(str(value))  # dates from YAML and the like: their text, as papermill does
 
 
 def injected_source(parameters: Mapping[str, Any], language: str) -> str:
     """The injected cell's code: one assignment a line, in the kernel's ``language``."""
-    literal = _LITERALS.get(language.lower())
-    if literal is None:
+    syntax = SYNTAX.get(language.lower())
+    if syntax is None:
         raise UsageError(f"cannot pass parameters to a {language} kernel",
                          "Parameters work with Python, R and Julia kernels.")
-    assign = " <- " if language.lower() == "r" else " = "
-    return "# Parameters\n" + "".join(f"{name}{assign}{literal(value)}\n" for name, value in parameters.items())
+    return "# Parameters\n" + "".join(f"{name}{syntax.assign}{literal(value, syntax)}\n"
+                                      for name, value in parameters.items())
 
 
 def _tags(cell: Mapping[str, Any]) -> list[str]:
