@@ -103,6 +103,11 @@ def test_early_usr1_before_the_limit_saves_and_explains(tmp_path: Path, batch_ke
     job_id = kernelctl("submit", str(nb), "--time", "10").stdout.strip()
     assert "#SBATCH --signal=B:USR1@120" in (tmp_path / "long.out.sbatch").read_text()
     _wait_for_sleep(tmp_path / f"long.out-{job_id}.log")
+    waiting = kernelctl("submit", str(notebook(tmp_path / "next.ipynb", ["1"])), "-k", "batch",
+                        "--after", job_id).stdout.strip()
+    jobs = _jobs()
+    assert (jobs[job_id]["state"], jobs[job_id]["explanation"]) == ("RUNNING", "running cell 2 of 3 (1 finished)")
+    assert (jobs[waiting]["state"], jobs[waiting]["explanation"]) == ("PENDING", "waiting in the queue (Dependency)")
     subprocess.run(["scancel", "--batch", "--signal=USR1", job_id], check=True, timeout=30)
     assert wait_for_end([job_id], timeout=120) == {job_id: "FAILED"}  # the run exits 6 before any limit
     slow = read_notebook(tmp_path / "long.out.ipynb").cells[1]
@@ -118,7 +123,7 @@ def test_early_usr1_before_the_limit_saves_and_explains(tmp_path: Path, batch_ke
     _wait_for_sleep(log)
     assert "[cell 1/3]" not in log.read_text() and "[cell 2/3]" in log.read_text()
     assert read_notebook(output).cells[0].metadata["kernelctl"]["status"] == "completed"
-    assert _jobs()[resumed]["notebook"] == str(nb)  # slurm_cleanup cancels it
+    assert _jobs()[resumed]["notebook"] == str(nb)  # slurm_cleanup cancels it, and the one never started
 
 
 def _wait_for_sleep(log: Path) -> None:
