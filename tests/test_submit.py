@@ -158,5 +158,7 @@ def test_slurm_refusals_are_one_line(tmp_path: Path, batch_kernel: None, slurm_c
     assert_user_error(proc, 1, "Slurm refused the job: invalid partition", "sinfo -s")
     proc = kernelctl("submit", str(nb), "--mem", "100000G", check=False)
     assert_user_error(proc, 1, "Slurm refused the job: Memory specification can not be satisfied", "--mem")
+    proc = kernelctl("submit", str(nb), "--partition", "short", "--time", "20", check=False)
+    assert_user_error(proc, 1, "Slurm refused the job: Requested time limit is invalid", "TIMELIMIT; pass --time")
     assert sorted(p.name for p in tmp_path.glob("*.sbatch")) == []  # nothing queued, no script kept
     assert not (Path(os.environ["KERNELCTL_HOME"]) / "jobs").exists()

@@ -40,7 +40,7 @@ def _slurm_error(stderr: str) -> str:
     # sbatch prints the specific reason first, then "Batch job submission failed: <generic>"
     specific = [line for line in errors if "submission failed" not in line]
     line = (specific or errors or lines or ["no message"])[0]
-    return line.split("error:", 1)[-1].strip()
+    return line.split("error:", 1)[-1].replace("Batch job submission failed:", "").strip()
 
 
 def hint_for(message: str) -> str:
