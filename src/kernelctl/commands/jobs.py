@@ -35,10 +35,10 @@ def list_jobs() -> list[dict[str, Any]]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
         subparsers, "jobs",
-        "List the jobs 'kernelctl submit' queued, with their state from squeue (and sacct where\n"
-        "Slurm keeps accounting, else from each run's report), and say why a job ended:\n"
-        "out of time (at which cell, and how to resume), out of memory (the measured peak\n"
-        "and a --mem to ask for), or the cell that failed.",
+        "List the jobs 'kernelctl submit' queued, with their state from squeue (and\n"
+        "sacct where Slurm keeps accounting, else from each run's report), and say why\n"
+        "a job ended: out of time (at which cell, and how to resume), out of memory\n"
+        "(the measured peak and a --mem to ask for), or the cell that failed.",
         "  kernelctl jobs\n  kernelctl jobs --json",
     )
     add_json_flag(parser)

@@ -163,28 +163,31 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
 
 
 EXAMPLES = """\
-  kernelctl submit analysis.ipynb -k myenv --time 2:00:00 --mem 8G --account def-me
-  kernelctl submit train.ipynb -k ml --gpus 1 -p epochs 50 -o results/train-50.ipynb
-  kernelctl submit model.ipynb -k myenv --sweep alpha=0.1,0.2 --sweep n=10,20 -o 'out/model-{alpha}-{n}.ipynb'
-  kernelctl submit analysis.ipynb -k myenv --time 30 --dry-run     print the job script, queue nothing
+  kernelctl submit analysis.ipynb -k myenv --time 2:00:00 --account def-me
+  kernelctl submit train.ipynb -k ml --gpus 1 -p epochs 50 -o runs/e50.ipynb
+  kernelctl submit model.ipynb -k myenv --sweep alpha=0.1,0.2 --sweep n=10,20 \\
+      -o 'out/model-{alpha}-{n}.ipynb'                  one job array, 4 outputs
+  kernelctl submit analysis.ipynb -k myenv --time 30 --dry-run   print script
   kernelctl submit report.ipynb -k myenv --after 4242 --sbatch-arg=--qos=high
-  kernelctl submit --resume analysis.out.ipynb --time 4:00:00   continue a run that ran out of time
+  kernelctl submit --resume analysis.out.ipynb --time 4:00:00   continue it
 
-The job script is kept beside the output (X.out.sbatch; STEM.sweep.sbatch for a sweep), and
-Slurm's log with the run's live progress beside it (X.out-JOBID.log). 'kernelctl jobs' lists
-the jobs with their state. Slurm sends the run SIGUSR1 120 s before the time limit (jobs of
-5 minutes or more); the run then saves its output with the interrupted cell marked.
+The job script is kept beside the output (X.out.sbatch, or STEM.sweep.sbatch),
+and Slurm's log, with the run's live progress, beside it (X.out-JOBID.log).
+'kernelctl jobs' lists the jobs and why they ended. Jobs of 5 minutes or more
+get SIGUSR1 120 s before their time limit; the run then saves its output with
+the interrupted cell marked, ready for --resume.
 
-exit status: 0 queued (or printed), 1 a failure (Slurm refused, broken kernel), 2 usage error"""
+exit status: 0 queued (or printed), 1 a failure (Slurm refused, broken kernel),
+2 usage error"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
         subparsers, "submit",
-        "Run a notebook as a Slurm batch job, in one of kernelctl's kernels (its modules and env\n"
-        "loaded on the compute node as in JupyterLab), saving its output notebook as it goes.\n"
-        "Before queueing, checks the kernel, the notebook, its parameters and netguard's scan.\n"
-        "Prints the job id on stdout.",
+        "Run a notebook as a Slurm batch job with 'kernelctl run', in one of kernelctl's\n"
+        "kernels (its modules and env loaded on the compute node as in JupyterLab).\n"
+        "Before queueing, checks the kernel, the notebook, its parameters and netguard's\n"
+        "scan. Prints the job id on stdout.",
         EXAMPLES,
     )
     parser.add_argument("notebook", type=Path, metavar="NOTEBOOK", nargs="?",
