@@ -162,3 +162,15 @@ def test_slurm_refusals_are_one_line(tmp_path: Path, batch_kernel: None, slurm_c
     assert_user_error(proc, 1, "Slurm refused the job: Requested time limit is invalid", "TIMELIMIT; pass --time")
     assert sorted(p.name for p in tmp_path.glob("*.sbatch")) == []  # nothing queued, no script kept
     assert not (Path(os.environ["KERNELCTL_HOME"]) / "jobs").exists()
+
+
+def test_python_api(tmp_path: Path, batch_kernel: None) -> None:
+    import kernelctl
+
+    nb = notebook(tmp_path / "api.ipynb", ["print(n)"], parameters="n = 1")
+    result = kernelctl.submit(nb, parameters=[("n", "2")], time="45", dry_run=True)
+    assert result["job_id"] is None and result["outputs"] == [str(tmp_path / "api.out.ipynb")]
+    assert "#SBATCH --time=45\n" in result["script_text"] and " -p n 2 " in result["script_text"]
+    with pytest.raises(kernelctl.UsageError, match="has no parameter m"):
+        kernelctl.submit(nb, parameters=[("m", "2")], dry_run=True)
+    assert kernelctl.list_jobs() == []
