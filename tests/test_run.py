@@ -22,7 +22,7 @@ import pytest
 from kernelhelpers import CLI, assert_user_error, kernelctl
 from modsupport import clear_module_environment, setup_modules
 
-from conftest import offline_command
+from conftest import offline_command, require_system
 
 ENV_DIRS = ("HOME", "XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "KERNELCTL_HOME",
             "JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR")
@@ -162,6 +162,36 @@ def test_kernel_killed_exit_4_says_sigkill_and_suggests_memory(home: dict[str, s
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["exit"]["cause"] == "kernel-died" and json.loads(proc.stdout) == report
     assert "[cell 2/3]" in proc.stderr  # with --json, progress goes to stderr
+
+
+@pytest.fixture()
+def memory_limited() -> Iterator[list[str]]:
+    """A command prefix that runs in a new memory cgroup (v1 or v2) limited to 300 MiB."""
+    line = next((l for l in Path("/proc/self/cgroup").read_text().splitlines()
+                 if l.split(":")[1] == "memory" or l.startswith("0::")), "::")
+    v1 = line.split(":")[1] == "memory"
+    parent = Path("/sys/fs/cgroup/memory" if v1 else "/sys/fs/cgroup", line.split(":", 2)[2].lstrip("/"))
+    group = parent / f"kernelctl-test-{os.getpid()}"
+    try:
+        group.mkdir()
+        (group / ("memory.limit_in_bytes" if v1 else "memory.max")).write_text(str(300 * 2**20))
+    except OSError as err:
+        require_system(False, f"needs a memory cgroup it can create ({err})")
+    try:
+        yield ["sh", "-c", f'echo $$ > {group / "cgroup.procs"} && exec "$@"', "sh"]
+    finally:
+        group.rmdir()
+
+
+def test_kernel_killed_by_the_oom_killer_exit_4_says_so(home: dict[str, str], tmp_path: Path,
+                                                         memory_limited: list[str]) -> None:
+    nb = notebook(tmp_path / "oom.ipynb", "blocks = []",
+                  "while True:\n    blocks.append(bytearray(20 * 2**20))", "print('never')")
+    proc = subprocess.run([*memory_limited, *offline_command([*CLI, "run", str(nb)])], capture_output=True,
+                          text=True, timeout=240)
+    assert_user_error(proc, 4, "the kernel was killed by the out-of-memory killer while running cell 2",
+                      "give the job more memory")
+    assert [status(c) for c in code_cells(tmp_path / "oom.out.ipynb")] == ["completed", "died", "pending"]
 
 
 def test_broken_kernel_exit_5_shows_the_kernels_stderr(home: dict[str, str], tmp_path: Path) -> None:

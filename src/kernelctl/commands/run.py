@@ -81,9 +81,10 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
     sets the kernel's netguard mode for this run only. ``resume`` names the output of a run
     that stopped: its ``setup``/parameter cells run again, then the cells that did not finish;
     its recorded kernel and options apply unless given. ``report`` is a path for the JSON
-    report. ``echo`` prints progress and cell output as they happen: True to stdout, or to the
-    stream given (cell stderr and warnings go to stderr either way). Returns the
-    :class:`RunResult`; raises :class:`UsageError` for a bad notebook, kernel or option.
+    report. ``autosave`` is the most seconds a long cell runs between saves. ``echo``
+    prints progress and cell output as they happen: True to stdout, or to the stream given
+    (cell stderr and warnings go to stderr either way). Returns the :class:`RunResult`;
+    raises :class:`UsageError` for a bad notebook, kernel or option.
     """
     from kernelctl.notebook import params, state
     from kernelctl.notebook.executor import Run, Settings
@@ -125,7 +126,8 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
         again, cells = [], []
     if netguard is not None and netguard not in MODES:
         raise UsageError(f"--netguard must be one of {', '.join(MODES)}, not {netguard!r}")
-    for name, value in (("--cell-timeout", cell_timeout), ("--start-timeout", start_timeout)):
+    for name, value in (("--cell-timeout", cell_timeout), ("--start-timeout", start_timeout),
+                        ("--autosave", autosave)):
         if value is not None and value <= 0:
             raise UsageError(f"{name} must be a positive number of seconds, not {value:g}")
     found = resolve(kernel, nb, source)
@@ -149,7 +151,7 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
     saver = Saver(nb, out, autosave)
     saver.save()
     settings = Settings(cell_timeout=cell_timeout, start_timeout=start_timeout, allow_errors=bool(allow_errors),
-                        autosave=autosave, extra_argv=argv, extra_env=env,
+                        extra_argv=argv, extra_env=env,
                         resume_command=f"kernelctl run --resume {shlex.quote(str(out))}")
     started = datetime.now(timezone.utc)
     began = time.monotonic()

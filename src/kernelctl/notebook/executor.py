@@ -35,12 +35,12 @@ INTERRUPT_GRACE = 10.0
 
 @dataclass
 class Settings:
-    """How to run: timeouts in seconds (None: no limit), error policy, extra kernel argv/env."""
+    """How to run: timeouts in seconds (None: no limit), error policy, extra kernel argv/env,
+    and the command that resumes the run (printed when a signal stops it)."""
 
     cell_timeout: float | None = None
     start_timeout: float = 60.0
     allow_errors: bool = False
-    autosave: float = 30.0
     extra_argv: list[str] = field(default_factory=list)
     extra_env: dict[str, str] = field(default_factory=dict)
     resume_command: str = ""

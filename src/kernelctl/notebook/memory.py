@@ -89,18 +89,35 @@ class PeakSampler:
         return self.peak
 
 
-def oom_kills() -> int | None:
-    """How many processes the out-of-memory killer has killed in this process's cgroup
-    (cgroup v2 ``memory.events``; a Slurm job's limit is enforced there), None when unknown."""
+def _oom_counters() -> list[Path]:
+    """The files counting this process's cgroup's OOM kills: cgroup v2's ``memory.events``,
+    or v1's ``memory.oom_control`` in the memory hierarchy."""
+    found = []
     try:
-        line = next(l for l in Path("/proc/self/cgroup").read_text().splitlines() if l.startswith("0::"))
-        events = Path("/sys/fs/cgroup", line[3:].lstrip("/"), "memory.events").read_text()
-    except (OSError, StopIteration):
-        return None
-    for entry in events.splitlines():
-        key, _, value = entry.partition(" ")
-        if key == "oom_kill":
-            return int(value)
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        hierarchy, controllers, path = line.split(":", 2)
+        if hierarchy == "0" and not controllers:
+            found.append(Path("/sys/fs/cgroup", path.lstrip("/"), "memory.events"))
+        elif "memory" in controllers.split(","):
+            found.append(Path("/sys/fs/cgroup/memory", path.lstrip("/"), "memory.oom_control"))
+    return found
+
+
+def oom_kills() -> int | None:
+    """How many processes the out-of-memory killer has killed in this process's cgroup (a
+    Slurm job's memory limit is enforced there), None when the kernel does not say."""
+    for counter in _oom_counters():
+        try:
+            text = counter.read_text()
+        except OSError:
+            continue
+        for entry in text.splitlines():
+            key, _, value = entry.partition(" ")
+            if key == "oom_kill":
+                return int(value)
     return None
 
 

@@ -27,12 +27,10 @@ class Saver:
         self.nb = nb
         self.path = path
         self.interval = interval
-        self.saves = 0
         self._last = time.monotonic()
 
     def save(self) -> None:
         write_atomic(self.path, compact(self.nb))
-        self.saves += 1
         self._last = time.monotonic()
 
     def save_final(self) -> None:
