@@ -81,6 +81,19 @@ def test_time_limit_explanations(tmp_path: Path) -> None:
         "ran out of memory (no peak was measured); submit again with --mem 8G"
 
 
+def test_memory_kills_in_slurm_logs(tmp_path: Path) -> None:
+    log = tmp_path / "job.log"
+    assert explain.memory_kill(log) is None  # no log yet
+    log.write_text("[cell 2/3] big = load()\n")
+    assert explain.memory_kill(log) is None
+    log.write_text("slurmstepd: error: Detected 1 oom-kill event(s) in StepId=7.batch. Some of your processes "
+                   "may have been killed by the cgroup out-of-memory handler.\n")
+    assert explain.memory_kill(log) == 0
+    assert explain.state_from_report(None, None, log) == "OUT_OF_MEMORY"
+    assert explain.explain("OUT_OF_MEMORY", "", None, tmp_path / "x.ipynb", mem="3G", log=log) == \
+        "ran out of memory (no peak was measured); submit again with --mem 6G"
+
+
 def test_queue_output_parsing() -> None:
     assert queue.parse_squeue("12|RUNNING|None\n13_0|PENDING|Resources\nbad line\n") == {
         "12": ("RUNNING", "None"), "13_0": ("PENDING", "Resources")}

@@ -132,3 +132,18 @@ def _wait_for_sleep(log: Path) -> None:
     while not (log.exists() and "sleeping" in log.read_text()):
         assert time.monotonic() < deadline, f"the job never reached its sleeping cell: {log}"
         time.sleep(1)
+
+
+def test_memory_limit_kill_is_explained(tmp_path: Path, batch_kernel: None, slurm_cleanup: None) -> None:
+    """Slurm kills a job over its --mem (here jobacct_gather's OverMemoryKill, on clusters a
+    cgroup); jobs reads what Slurm measured from its log and suggests a --mem."""
+    nb = notebook(tmp_path / "big.ipynb", [
+        "print('small')",
+        "import time\nblocks = []\nfor _ in range(40):\n    blocks.append(bytearray(50_000_000))\n    time.sleep(0.25)",
+    ])
+    job_id = kernelctl("submit", str(nb), "--mem", "600M").stdout.strip()
+    assert wait_for_end([job_id], timeout=180)[job_id] in ("FAILED", "OUT_OF_MEMORY", "CANCELLED")
+    assert "Exceeded job memory limit" in (tmp_path / f"big.out-{job_id}.log").read_text()
+    explanation = _jobs()[job_id]["explanation"]
+    assert explanation.startswith("ran out of memory (Slurm measured ") and explanation.endswith("--mem 2G"), explanation
+    assert stream_text(read_notebook(tmp_path / "big.out.ipynb").cells[0]) == "small\n"

@@ -22,12 +22,13 @@ def list_jobs() -> list[dict[str, Any]]:
         for index, task_id in enumerate(record.task_ids()):
             output = Path(record.outputs[index])
             report = explain.read_json(Path(record.reports[index]))
-            state, reason = states.get(task_id) or (explain.state_from_report(report, record.time), "")
+            log = record.log_path(index)
+            state, reason = states.get(task_id) or (explain.state_from_report(report, record.time, log), "")
             listed.append({
                 "id": task_id, "state": state, "reason": reason, "notebook": record.notebook, "output": str(output),
                 "kernel": record.kernel, "submitted": record.submitted, "script": record.script,
                 "parameters": record.combinations[index] if record.combinations else {},
-                "explanation": explain.explain(state, reason, report, output, record.time, record.mem),
+                "explanation": explain.explain(state, reason, report, output, record.time, record.mem, log),
             })
     return listed
 

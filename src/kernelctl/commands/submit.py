@@ -136,9 +136,10 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
                                                                sweeps, resume, strict)
     run_args = ["-f", str(parameter_file.absolute())] if parameter_file is not None else []
     run_args += [arg for name, value in parameters for arg in ("-p", name, value)]
+    log = _log_path(notebook, tasks)
     text = render(JobScript(notebook=notebook, kernel=kernel, tasks=tasks, kernelctl=KERNELCTL_ARGV, run_args=run_args,
                             sbatch=sbatch, time_limit=options.time_seconds(time) if time else None,
-                            log=_log_path(notebook, tasks), extra=extra, resume=resume is not None))
+                            log=log, extra=extra, resume=resume is not None))
     script = _script_path(notebook, tasks)
     outputs = [str(t.output) for t in tasks]
     result: dict[str, Any] = {"job_id": None, "script": None if dry_run else str(script), "script_text": text,
@@ -158,7 +159,8 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
     records.save(records.JobRecord(
         id=result["job_id"], notebook=str(notebook), kernel=kernel,
         submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"), script=str(script), outputs=outputs,
-        reports=[str(report_path(t.output)) for t in tasks], combinations=combos, time=time, mem=mem))
+        reports=[str(report_path(t.output)) for t in tasks], combinations=combos, time=time, mem=mem,
+        log=str(log)))
     return result
 
 

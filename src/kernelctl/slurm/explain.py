@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,11 @@ from kernelctl.notebook.outcome import Cause
 # The run's SIGUSR1 comes only from the job script's --signal, sent just before the limit.
 TIME_LIMIT_SIGNAL = "SIGUSR1"
 _MIB = 1024 * 1024
+# What slurmstepd writes into the job's log when it kills the job for its memory: the
+# jobacct_gather OverMemoryKill line (with the bytes used and the limit), or the cgroup one.
+_OVER_LIMIT = re.compile(r"exceeded memory limit \((\d+) > \d+\)")
+_MEMORY_KILL = ("Exceeded job memory limit", "oom-kill event", "out-of-memory handler")
+_LOG_TAIL = 64 * 1024
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -41,6 +47,23 @@ def cell_progress(output: Path) -> tuple[int, int, int | None]:
     statuses = [state.status(nb.cells[i]) for i in state.code_cells(nb)]
     current = next((n for n, s in enumerate(statuses, 1) if s in ("running", "interrupted")), None)
     return sum(s in state.FINISHED for s in statuses), len(statuses), current
+
+
+def memory_kill(log: Path | None) -> int | None:
+    """Whether Slurm killed the job for its memory, from the end of its log: the memory
+    Slurm measured in bytes (0 when it did not say), or None when it did not kill it."""
+    if log is None:
+        return None
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - _LOG_TAIL))
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    used = [int(n) for n in _OVER_LIMIT.findall(text)]
+    if used:
+        return max(used)
+    return 0 if any(words in text for words in _MEMORY_KILL) else None
 
 
 def mem_bytes(value: str) -> int:
@@ -87,10 +110,11 @@ def ran_out_of_time(report: dict[str, Any] | None, time: str | None) -> bool:
     return "SIGTERM" in message and time is not None and 2 * float(report.get("seconds") or 0) >= time_seconds(time)
 
 
-def state_from_report(report: dict[str, Any] | None, time: str | None = None) -> str:
-    """A Slurm-like state for a job Slurm has forgotten, from how its run ended."""
+def state_from_report(report: dict[str, Any] | None, time: str | None = None, log: Path | None = None) -> str:
+    """A Slurm-like state for a job Slurm has forgotten, from how its run ended (and from
+    Slurm's log, for a job killed for its memory before the run could report)."""
     if report is None:
-        return "UNKNOWN"
+        return "OUT_OF_MEMORY" if memory_kill(log) is not None else "UNKNOWN"
     code = (report.get("exit") or {}).get("code")
     if code == Cause.DONE.value:
         return "COMPLETED"
@@ -100,12 +124,13 @@ def state_from_report(report: dict[str, Any] | None, time: str | None = None) ->
 
 
 def explain(state: str, reason: str, report: dict[str, Any] | None, output: Path, time: str | None = None,
-            mem: str | None = None) -> str:
+            mem: str | None = None, log: Path | None = None) -> str:
     """One sentence on a job in ``state`` (squeue's reason ``reason``), or '' when there is
-    nothing to say beyond the state (it completed)."""
+    nothing to say beyond the state (it completed). ``log`` is Slurm's log of the job."""
     ending = (report or {}).get("exit") or {}
     message = ending.get("message", "")
     peak = int((report or {}).get("peak_rss_bytes") or 0)
+    killed = memory_kill(log) if state != "COMPLETED" else None
     if state == "PENDING":
         return f"waiting in the queue ({reason})" if reason and reason != "None" else "waiting in the queue"
     if state in ("RUNNING", "COMPLETING"):
@@ -118,9 +143,12 @@ def explain(state: str, reason: str, report: dict[str, Any] | None, output: Path
         more = _double(time) if time else "LONGER"
         return (f"ran out of time {where}{asked}; raise --time or resume: "
                 f"kernelctl submit --resume {shlex.quote(str(output))} --time {more}")
-    if state == "OUT_OF_MEMORY" or (ending.get("code") == Cause.KERNEL_DIED.value
-                                    and ("out-of-memory" in message or "SIGKILL" in message)):
-        measured = f"its kernel's memory peaked at {human(peak)}" if peak else "no peak was measured"
+    if state == "OUT_OF_MEMORY" or killed is not None or (ending.get("code") == Cause.KERNEL_DIED.value
+                                                          and ("out-of-memory" in message or "SIGKILL" in message)):
+        if killed:
+            measured, peak = f"Slurm measured {human(killed)}", max(peak, killed)
+        else:
+            measured = f"its kernel's memory peaked at {human(peak)}" if peak else "no peak was measured"
         return f"ran out of memory ({measured}); submit again with --mem {suggest_mem(peak, mem)}"
     if state == "CANCELLED":
         return "cancelled (scancel)" + (f"; outputs so far are in {output}" if output.exists() else "")
