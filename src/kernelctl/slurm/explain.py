@@ -13,6 +13,7 @@ from typing import Any
 
 from kernelctl.notebook.memory import human
 from kernelctl.notebook.outcome import Cause
+from kernelctl.slurm.options import mem_bytes, time_seconds
 
 # The run's SIGUSR1 comes only from the job script's --signal, sent just before the limit.
 TIME_LIMIT_SIGNAL = "SIGUSR1"
@@ -66,13 +67,6 @@ def memory_kill(log: Path | None) -> int | None:
     return 0 if any(words in text for words in _MEMORY_KILL) else None
 
 
-def mem_bytes(value: str) -> int:
-    """An sbatch ``--mem`` value (checked by :func:`kernelctl.slurm.options.check_mem`) in bytes."""
-    units = {"K": 1024, "M": _MIB, "G": 1024 * _MIB, "T": 1024 * 1024 * _MIB}
-    value = value.upper()
-    return int(value[:-1]) * units[value[-1]] if value[-1] in units else int(value) * _MIB
-
-
 def suggest_mem(peak_bytes: int, asked: str | None) -> str:
     """A ``--mem`` with room to spare, in whole gigabytes: half again the measured peak, and
     at least double what was asked (sampling can miss the spike that hit the limit)."""
@@ -82,8 +76,6 @@ def suggest_mem(peak_bytes: int, asked: str | None) -> str:
 
 def _double(time: str) -> str:
     """Twice the time limit ``time`` (as sbatch reads it), in minutes."""
-    from kernelctl.slurm.options import time_seconds
-
     return str(math.ceil(2 * time_seconds(time) / 60))
 
 
@@ -105,8 +97,6 @@ def ran_out_of_time(report: dict[str, Any] | None, time: str | None) -> bool:
     message = ending.get("message", "")
     if TIME_LIMIT_SIGNAL in message:
         return True
-    from kernelctl.slurm.options import time_seconds
-
     return "SIGTERM" in message and time is not None and 2 * float(report.get("seconds") or 0) >= time_seconds(time)
 
 

@@ -47,6 +47,14 @@ def check_mem(value: str) -> str:
     return value.strip().upper()
 
 
+def mem_bytes(value: str) -> int:
+    """A checked ``--mem`` value in bytes (a bare number is megabytes, as for sbatch)."""
+    units = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3}
+    value = value.upper()
+    number, unit = (value[:-1], value[-1]) if value[-1] in units else (value, "M")
+    return int(number) * units[unit] * 1024
+
+
 def check_count(option: str, value: int) -> int:
     """A positive count (``--cpus``)."""
     if value < 1:
