@@ -1,9 +1,10 @@
 """One run of a notebook in a kernel, cell by cell, with nbclient.
 
 The kernel is started by name through jupyter_client, as JupyterLab starts it (its
-kernelspec, launcher, modules and env), in the notebook's directory. Each cell is marked
-``running`` and saved before it starts and marked and saved again when it ends; a long
-cell is saved every ``autosave`` seconds. SIGTERM, SIGINT and SIGUSR1 interrupt the kernel
+kernelspec, launcher, modules and env), in the notebook's directory. The output notebook
+is saved when each cell ends, and every ``autosave`` seconds during a long cell (which it
+shows ``running``, with its output so far); a save when a cell starts would only double
+the cost of short cells. SIGTERM, SIGINT and SIGUSR1 interrupt the kernel
 and end the run with the running cell marked ``interrupted``.
 """
 
@@ -208,7 +209,6 @@ class Run:
         number, total = self.numbers[index], len(self.numbers)
         state.mark(cell, "running")
         self.live.cell_start(number, total, cell.source, again)
-        self.saver.save()
         began = time.monotonic()
         self._current = asyncio.ensure_future(
             client.async_execute_cell(cell, index, execution_count=client.code_cells_executed + 1))
