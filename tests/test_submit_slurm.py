@@ -106,7 +106,7 @@ def test_early_usr1_before_the_limit_saves_and_explains(tmp_path: Path, batch_ke
     waiting = kernelctl("submit", str(notebook(tmp_path / "next.ipynb", ["1"])), "-k", "batch",
                         "--after", job_id).stdout.strip()
     jobs = _jobs()
-    assert (jobs[job_id]["state"], jobs[job_id]["explanation"]) == ("RUNNING", "running cell 2 of 3 (1 finished)")
+    assert (jobs[job_id]["state"], jobs[job_id]["explanation"]) == ("RUNNING", "at cell 2 of 3 (1 finished)")
     assert (jobs[waiting]["state"], jobs[waiting]["explanation"]) == ("PENDING", "waiting in the queue (Dependency)")
     subprocess.run(["scancel", "--batch", "--signal=USR1", job_id], check=True, timeout=30)
     assert wait_for_end([job_id], timeout=120) == {job_id: "FAILED"}  # the run exits 6 before any limit

@@ -36,7 +36,8 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 def cell_progress(output: Path) -> tuple[int, int, int | None]:
     """From the output notebook the run keeps saving: (cells finished, code cells, the
-    number of the cell that is running or was interrupted, if any)."""
+    number of the cell that is running or was interrupted; None before the notebook exists
+    or once every cell finished)."""
     from kernelctl.notebook import state
 
     try:
@@ -46,8 +47,10 @@ def cell_progress(output: Path) -> tuple[int, int, int | None]:
     except Exception:  # not written yet, or being replaced right now: nothing to say
         return 0, 0, None
     statuses = [state.status(nb.cells[i]) for i in state.code_cells(nb)]
-    current = next((n for n, s in enumerate(statuses, 1) if s in ("running", "interrupted")), None)
-    return sum(s in state.FINISHED for s in statuses), len(statuses), current
+    done = sum(s in state.FINISHED for s in statuses)
+    marked = next((n for n, s in enumerate(statuses, 1) if s in ("running", "interrupted")), None)
+    # the run saves when a cell ends, so the one after the finished ones is the one running
+    return done, len(statuses), marked or (done + 1 if done < len(statuses) else None)
 
 
 def memory_kill(log: Path | None) -> int | None:
@@ -125,7 +128,7 @@ def explain(state: str, reason: str, report: dict[str, Any] | None, output: Path
         return f"waiting in the queue ({reason})" if reason and reason != "None" else "waiting in the queue"
     if state in ("RUNNING", "COMPLETING"):
         done, total, current = cell_progress(output)
-        return f"running cell {current} of {total} ({done} finished)" if current else "starting the kernel"
+        return f"at cell {current} of {total} ({done} finished)" if current else "starting the kernel"
     if state in ("TIMEOUT", "DEADLINE") or ran_out_of_time(report, time):
         cell = _interrupted_cell(report, output)
         where = f"at cell {cell}" if cell else "before its first cell finished"
