@@ -133,6 +133,10 @@ def test_checks_before_queueing(tmp_path: Path, batch_kernel: None) -> None:
     params.write_text("alpha: 2\ndelta: 3\n")
     assert_user_error(kernelctl("submit", str(nb), "-f", str(params), "--dry-run", check=False), 2,
                       "has no parameter delta")
+    assert_user_error(kernelctl("submit", "--resume", str(nb), "--dry-run", check=False), 2,
+                      "was not written by 'kernelctl run'")
+    assert_user_error(kernelctl("submit", "--resume", str(nb), "-p", "alpha", "2", "--dry-run", check=False), 2,
+                      "--resume continues one stopped run")
     warned = kernelctl("submit", str(nb), "--dry-run")
     assert re.search(r"warning: .*nb\.ipynb:cell 2:line 2: \S+ .*example\.org", warned.stderr), warned.stderr
     assert_user_error(kernelctl("submit", str(nb), "--dry-run", "--strict", check=False), 2,
@@ -148,8 +152,25 @@ def test_no_sbatch_on_path_is_one_line(tmp_path: Path, batch_kernel: None) -> No
     assert not (Path(os.environ["KERNELCTL_HOME"]) / "jobs").exists()
 
 
-def test_invalid_partition_is_one_line(tmp_path: Path, batch_kernel: None, slurm_cleanup: None) -> None:
+def test_slurm_refusals_are_one_line(tmp_path: Path, batch_kernel: None, slurm_cleanup: None) -> None:
     nb = notebook(tmp_path / "nb.ipynb", ["1"])
     proc = kernelctl("submit", str(nb), "--partition", "nosuchpartition", check=False)
     assert_user_error(proc, 1, "Slurm refused the job: invalid partition", "sinfo -s")
+    proc = kernelctl("submit", str(nb), "--mem", "100000G", check=False)
+    assert_user_error(proc, 1, "Slurm refused the job: Memory specification can not be satisfied", "--mem")
+    proc = kernelctl("submit", str(nb), "--partition", "short", "--time", "20", check=False)
+    assert_user_error(proc, 1, "Slurm refused the job: Requested time limit is invalid", "TIMELIMIT; pass --time")
+    assert sorted(p.name for p in tmp_path.glob("*.sbatch")) == []  # nothing queued, no script kept
     assert not (Path(os.environ["KERNELCTL_HOME"]) / "jobs").exists()
+
+
+def test_python_api(tmp_path: Path, batch_kernel: None) -> None:
+    import kernelctl
+
+    nb = notebook(tmp_path / "api.ipynb", ["print(n)"], parameters="n = 1")
+    result = kernelctl.submit(nb, parameters=[("n", "2")], time="45", dry_run=True)
+    assert result["job_id"] is None and result["outputs"] == [str(tmp_path / "api.out.ipynb")]
+    assert "#SBATCH --time=45\n" in result["script_text"] and " -p n 2 " in result["script_text"]
+    with pytest.raises(kernelctl.UsageError, match="has no parameter m"):
+        kernelctl.submit(nb, parameters=[("m", "2")], dry_run=True)
+    assert kernelctl.list_jobs() == []

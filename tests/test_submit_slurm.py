@@ -6,12 +6,21 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import time
 from pathlib import Path
 
 from kernelhelpers import kernelctl, kernelctl_json
 from slurmsupport import (  # noqa: F401  (fixtures)
     _module_kernel, batch_kernel, notebook, read_notebook, slurm, slurm_cleanup, stream_text, wait_for_end,
 )
+
+from kernelctl.slurm import explain
+
+
+SLOW_CELLS = ["print('first cell done')",
+              "import time\nprint('sleeping', flush=True)\ntime.sleep(180)\nprint('never printed')",
+              "print('never run')"]
 
 
 def _jobs() -> dict[str, dict]:
@@ -80,7 +89,61 @@ def test_time_limit_mid_cell_keeps_finished_cells_and_marks_the_stop(tmp_path: P
     assert last.metadata["kernelctl"]["status"] == "pending" and not last.outputs
     report = json.loads((tmp_path / "slow.out.report.json").read_text())
     assert report["exit"]["code"] == 6
+    assert explain.state_from_report(report, "1") == "TIMEOUT"  # what jobs says once squeue forgot the job
     job = _jobs()[job_id]
     assert job["state"] == "TIMEOUT"
-    assert job["explanation"] == (f"ran out of time at cell 2 (it had 1); raise --time or --resume: "
-                                  f"kernelctl run --resume {tmp_path / 'slow.out.ipynb'}")
+    assert job["explanation"] == (f"ran out of time at cell 2 (it had 1); raise --time or resume: "
+                                  f"kernelctl submit --resume {tmp_path / 'slow.out.ipynb'} --time 2")
+
+
+def test_early_usr1_before_the_limit_saves_and_explains(tmp_path: Path, batch_kernel: None,
+                                                        slurm_cleanup: None) -> None:
+    """What --signal=B:USR1@120 does 2 minutes before a long job's limit, sent now by hand."""
+    nb = notebook(tmp_path / "long.ipynb", SLOW_CELLS)
+    job_id = kernelctl("submit", str(nb), "--time", "10").stdout.strip()
+    assert "#SBATCH --signal=B:USR1@120" in (tmp_path / "long.out.sbatch").read_text()
+    _wait_for_sleep(tmp_path / f"long.out-{job_id}.log")
+    waiting = kernelctl("submit", str(notebook(tmp_path / "next.ipynb", ["1"])), "-k", "batch",
+                        "--after", job_id).stdout.strip()
+    jobs = _jobs()
+    assert (jobs[job_id]["state"], jobs[job_id]["explanation"]) == ("RUNNING", "at cell 2 of 3 (1 finished)")
+    assert (jobs[waiting]["state"], jobs[waiting]["explanation"]) == ("PENDING", "waiting in the queue (Dependency)")
+    subprocess.run(["scancel", "--batch", "--signal=USR1", job_id], check=True, timeout=30)
+    assert wait_for_end([job_id], timeout=120) == {job_id: "FAILED"}  # the run exits 6 before any limit
+    slow = read_notebook(tmp_path / "long.out.ipynb").cells[1]
+    assert slow.metadata["kernelctl"]["status"] == "interrupted"
+    assert "[kernelctl] interrupted by SIGUSR1" in stream_text(slow)
+    output = tmp_path / "long.out.ipynb"
+    assert _jobs()[job_id]["explanation"] == (f"ran out of time at cell 2 (it had 10); raise --time or resume: "
+                                              f"kernelctl submit --resume {output} --time 20")
+
+    # resuming as a new job starts again at the interrupted cell, in the same output
+    resumed = kernelctl("submit", "--resume", str(output), "--time", "20").stdout.strip()
+    log = tmp_path / f"long.out-{resumed}.log"
+    _wait_for_sleep(log)
+    assert "[cell 1/3]" not in log.read_text() and "[cell 2/3]" in log.read_text()
+    assert read_notebook(output).cells[0].metadata["kernelctl"]["status"] == "completed"
+    assert _jobs()[resumed]["notebook"] == str(nb)  # slurm_cleanup cancels it, and the one never started
+
+
+def _wait_for_sleep(log: Path) -> None:
+    """Wait until a job running SLOW_CELLS prints that its second cell sleeps."""
+    deadline = time.monotonic() + 180
+    while not (log.exists() and "sleeping" in log.read_text()):
+        assert time.monotonic() < deadline, f"the job never reached its sleeping cell: {log}"
+        time.sleep(1)
+
+
+def test_memory_limit_kill_is_explained(tmp_path: Path, batch_kernel: None, slurm_cleanup: None) -> None:
+    """Slurm kills a job over its --mem (here jobacct_gather's OverMemoryKill, on clusters a
+    cgroup); jobs reads what Slurm measured from its log and suggests a --mem."""
+    nb = notebook(tmp_path / "big.ipynb", [
+        "print('small')",
+        "import time\nblocks = []\nfor _ in range(40):\n    blocks.append(bytearray(50_000_000))\n    time.sleep(0.25)",
+    ])
+    job_id = kernelctl("submit", str(nb), "--mem", "600M").stdout.strip()
+    assert wait_for_end([job_id], timeout=180)[job_id] in ("FAILED", "OUT_OF_MEMORY", "CANCELLED")
+    assert "Exceeded job memory limit" in (tmp_path / f"big.out-{job_id}.log").read_text()
+    explanation = _jobs()[job_id]["explanation"]
+    assert explanation.startswith("ran out of memory (Slurm measured ") and explanation.endswith("--mem 2G"), explanation
+    assert stream_text(read_notebook(tmp_path / "big.out.ipynb").cells[0]) == "small\n"

@@ -22,12 +22,13 @@ def list_jobs() -> list[dict[str, Any]]:
         for index, task_id in enumerate(record.task_ids()):
             output = Path(record.outputs[index])
             report = explain.read_json(Path(record.reports[index]))
-            state, reason = states.get(task_id) or (explain.state_from_report(report), "")
+            log = record.log_path(index)
+            state, reason = states.get(task_id) or (explain.state_from_report(report, record.time, log), "")
             listed.append({
                 "id": task_id, "state": state, "reason": reason, "notebook": record.notebook, "output": str(output),
                 "kernel": record.kernel, "submitted": record.submitted, "script": record.script,
                 "parameters": record.combinations[index] if record.combinations else {},
-                "explanation": explain.explain(state, reason, report, output, record.time, record.mem),
+                "explanation": explain.explain(state, reason, report, output, record.time, record.mem, log),
             })
     return listed
 
@@ -35,10 +36,10 @@ def list_jobs() -> list[dict[str, Any]]:
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
         subparsers, "jobs",
-        "List the jobs 'kernelctl submit' queued, with their state from squeue (and sacct where\n"
-        "Slurm keeps accounting, else from each run's report), and say why a job ended:\n"
-        "out of time (at which cell, and how to resume), out of memory (the measured peak\n"
-        "and a --mem to ask for), or the cell that failed.",
+        "List the jobs 'kernelctl submit' queued, with their state from squeue (and\n"
+        "sacct where Slurm keeps accounting, else from each run's report), and say why\n"
+        "a job ended: out of time (at which cell, and how to resume), out of memory\n"
+        "(the measured peak and a --mem to ask for), or the cell that failed.",
         "  kernelctl jobs\n  kernelctl jobs --json",
     )
     add_json_flag(parser)

@@ -11,24 +11,24 @@ import re
 from kernelctl.errors import UsageError
 
 # sbatch --time forms: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S
-_TIME_FORMS = (
-    (re.compile(r"(?P<m>\d+)"), "minutes"),
-    (re.compile(r"(?P<m>\d+):(?P<s>\d+)"), "minutes:seconds"),
-    (re.compile(r"(?P<h>\d+):(?P<m>\d+):(?P<s>\d+)"), "hours:minutes:seconds"),
-    (re.compile(r"(?P<d>\d+)-(?P<h>\d+)"), "days-hours"),
-    (re.compile(r"(?P<d>\d+)-(?P<h>\d+):(?P<m>\d+)"), "days-hours:minutes"),
-    (re.compile(r"(?P<d>\d+)-(?P<h>\d+):(?P<m>\d+):(?P<s>\d+)"), "days-hours:minutes:seconds"),
-)
+_TIME_FORMS = tuple(re.compile(form) for form in (
+    r"(?P<m>\d+)",
+    r"(?P<m>\d+):(?P<s>\d+)",
+    r"(?P<h>\d+):(?P<m>\d+):(?P<s>\d+)",
+    r"(?P<d>\d+)-(?P<h>\d+)",
+    r"(?P<d>\d+)-(?P<h>\d+):(?P<m>\d+)",
+    r"(?P<d>\d+)-(?P<h>\d+):(?P<m>\d+):(?P<s>\d+)",
+))
 _MEM = re.compile(r"\d+[KMGT]?", re.IGNORECASE)
 _GPUS = re.compile(r"(?:[A-Za-z0-9_.-]+:)?\d+")
 _JOB_ID = re.compile(r"\d+(?:_\d+)?")
 
-TIME_HINT = "Give --time as Slurm does: MINUTES, HOURS:MINUTES:SECONDS or DAYS-HOURS[:MINUTES], e.g. 90, 2:00:00, 1-12."
+_TIME_HINT = "Give --time as Slurm does: MINUTES, HOURS:MINUTES:SECONDS or DAYS-HOURS[:MINUTES], e.g. 90, 2:00:00."
 
 
 def time_seconds(value: str) -> int:
     """The length of an sbatch ``--time`` value in seconds (``"90"`` is 90 minutes)."""
-    for pattern, _ in _TIME_FORMS:
+    for pattern in _TIME_FORMS:
         match = pattern.fullmatch(value.strip())
         if match:
             parts = {k: int(v) for k, v in match.groupdict().items()}
@@ -36,14 +36,23 @@ def time_seconds(value: str) -> int:
             if seconds <= 0:
                 break
             return seconds
-    raise UsageError(f"--time {value!r} is not a Slurm time limit", TIME_HINT)
+    raise UsageError(f"--time {value!r} is not a Slurm time limit", _TIME_HINT)
 
 
 def check_mem(value: str) -> str:
     """An sbatch ``--mem`` value: a number of megabytes, or with a K/M/G/T suffix."""
     if not _MEM.fullmatch(value.strip()) or int(re.sub(r"\D", "", value)) == 0:
-        raise UsageError(f"--mem {value!r} is not a memory size", "Give --mem as Slurm does, e.g. 4G, 500M or 8000 (megabytes).")
+        raise UsageError(f"--mem {value!r} is not a memory size",
+                         "Give --mem as Slurm does, e.g. 4G, 500M or 8000 (megabytes).")
     return value.strip().upper()
+
+
+def mem_bytes(value: str) -> int:
+    """A checked ``--mem`` value in bytes (a bare number is megabytes, as for sbatch)."""
+    units = {"K": 1, "M": 1024, "G": 1024**2, "T": 1024**3}
+    value = value.upper()
+    number, unit = (value[:-1], value[-1]) if value[-1] in units else (value, "M")
+    return int(number) * units[unit] * 1024
 
 
 def check_count(option: str, value: int) -> int:
@@ -55,15 +64,17 @@ def check_count(option: str, value: int) -> int:
 
 def check_gpus(value: str) -> str:
     """An sbatch ``--gpus`` value: a count, or TYPE:COUNT."""
-    if not _GPUS.fullmatch(value.strip()) or value.strip().endswith(":0") or value.strip() == "0":
-        raise UsageError(f"--gpus {value!r} is not a GPU request", "Give --gpus as a count or TYPE:COUNT, e.g. 1 or a100:2.")
+    if not _GPUS.fullmatch(value.strip()) or int(value.rsplit(":", 1)[-1]) == 0:
+        raise UsageError(f"--gpus {value!r} is not a GPU request",
+                         "Give --gpus as a count or TYPE:COUNT, e.g. 1 or a100:2.")
     return value.strip()
 
 
 def check_job_id(value: str) -> str:
     """A job id for ``--after`` (``123`` or an array task ``123_4``)."""
     if not _JOB_ID.fullmatch(value.strip()):
-        raise UsageError(f"--after {value!r} is not a Slurm job id", "Pass the number 'kernelctl submit' or sbatch printed, e.g. --after 4242.")
+        raise UsageError(f"--after {value!r} is not a Slurm job id",
+                         "Pass the number 'kernelctl submit' or sbatch printed, e.g. --after 4242.")
     return value.strip()
 
 

@@ -11,10 +11,12 @@ from pathlib import Path
 from kernelctl.errors import KernelctlError
 
 _TIMEOUT = 60  # seconds; a controller that does not answer in a minute is down
-_HINTS = (  # (words in sbatch's error, what to do)
+_HINTS = (  # (words in sbatch's error, what to do); the first match wins
+    ("account", "Run 'sacctmgr -n show assoc user=$USER format=account' to see your accounts, "
+                "and pass one with --account."),
     ("partition", "Run 'sinfo -s' to see the partitions you may use, and pass one with --partition."),
-    ("account", "Run 'sacctmgr -n show assoc user=$USER format=account' to see your accounts, and pass one with --account."),
-    ("time limit", "Ask for less: 'sinfo -s' shows each partition's TIMELIMIT; pass --time within it (or another --partition)."),
+    ("time limit", "Ask for less: 'sinfo -s' shows each partition's TIMELIMIT; pass --time within it "
+                   "(or another --partition)."),
     ("memory", "Ask for less --mem, or a partition whose nodes have more ('sinfo -o \"%P %m\"')."),
     ("gres", "Check --gpus against what the partition offers ('sinfo -o \"%P %G\"')."),
     ("unable to contact", "Slurm's controller is not answering; try again in a minute, or ask your site's support."),
@@ -38,7 +40,7 @@ def _slurm_error(stderr: str) -> str:
     # sbatch prints the specific reason first, then "Batch job submission failed: <generic>"
     specific = [line for line in errors if "submission failed" not in line]
     line = (specific or errors or lines or ["no message"])[0]
-    return line.split("error:", 1)[-1].strip()
+    return line.split("error:", 1)[-1].replace("Batch job submission failed:", "").strip()
 
 
 def hint_for(message: str) -> str:

@@ -25,6 +25,7 @@ class JobRecord:
     combinations: list[dict[str, str]] = field(default_factory=list)  # per task, for sweeps
     time: str | None = None  # the --time and --mem asked for, to suggest more after a TIMEOUT or OOM
     mem: str | None = None
+    log: str | None = None  # Slurm's --output pattern (%j, %A, %a), where Slurm reports a memory kill
 
     @property
     def is_array(self) -> bool:
@@ -33,6 +34,12 @@ class JobRecord:
     def task_ids(self) -> list[str]:
         """Slurm's id for each task: ``123`` for a plain job, ``123_0``, ``123_1``... for an array."""
         return [f"{self.id}_{i}" for i in range(len(self.outputs))] if self.is_array else [self.id]
+
+    def log_path(self, index: int) -> Path | None:
+        """Slurm's log of task ``index``."""
+        if self.log is None:
+            return None
+        return Path(self.log.replace("%A", self.id).replace("%a", str(index)).replace("%j", self.id))
 
 
 def jobs_dir() -> Path:

@@ -37,6 +37,7 @@ class JobScript:
     time_limit: int | None = None  # seconds, when --time was given
     log: Path | None = None  # Slurm's own stdout/stderr file (pattern)
     extra: Sequence[str] = field(default_factory=list)  # --sbatch-arg values, last so they win
+    resume: bool = False  # continue the stopped run whose output is the (one) task's output
 
     @property
     def is_array(self) -> bool:
@@ -57,8 +58,10 @@ def signal_option(time_limit: int | None) -> str | None:
 
 
 def _run_line(job: JobScript) -> str:
+    if job.resume:  # the output notebook records the notebook, kernel and parameters
+        return shlex.join([*job.kernelctl, "run"]) + ' --resume "$output" --report "${output%.ipynb}.report.json"'
     argv = [*job.kernelctl, "run", str(job.notebook), "--kernel", job.kernel, *job.run_args]
-    return (shlex.join(argv) + ' --output "$output" --report "${output%.ipynb}.report.json" "$@"')
+    return shlex.join(argv) + ' --output "$output" --report "${output%.ipynb}.report.json" "$@"'
 
 
 def render(job: JobScript) -> str:
@@ -89,7 +92,7 @@ def render(job: JobScript) -> str:
     else:
         lines.append(f"output={q(str(job.tasks[0].output))}; set --")
     if signal is None:
-        lines.append("# The time limit is too short for an early signal: the run saves on Slurm's SIGTERM at the limit.")
+        lines.append("# The time limit is too short for an early signal: the run saves on the SIGTERM at the limit.")
     lines.append("# exec: the batch shell becomes the run, so Slurm's signals reach it directly; the kernel's")
     lines.append("# launcher loads its modules and environment on this node as it does in JupyterLab.")
     lines.append("exec " + _run_line(job))
