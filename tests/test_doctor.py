@@ -64,6 +64,25 @@ def test_broken_pieces_are_reported_with_fixes(wheelhouses: tuple[Path, Path]) -
     assert doctor_json("nopip")[0] == 0
 
 
+def test_an_env_that_no_longer_matches_its_manifest_is_found(wheelhouses: tuple[Path, Path]) -> None:
+    """A package whose metadata is gone or names another version than the manifest records
+    (a hand-made pip run, a half-finished unpack) is what pip list and imports disagree on."""
+    kernelctl("create", "drift", "--wheelhouse", str(wheelhouses[0]), "numpy", "--no-verify", "-q")
+    info = kernelctl_json("show", "drift")
+    site = next(Path(info["prefix"]).glob("lib/python*/site-packages"))
+    [numpy_info] = site.glob("numpy-*.dist-info")
+    (numpy_info / "METADATA").unlink()
+    assert kernelctl_json("list")[0]["status"] == "ok"  # list reads no package metadata: cheap by design
+
+    code, report = doctor_json("drift")
+    assert code == 1
+    [problem] = problems_of(report, "drift")
+    assert problem["check"] == "packages" and "numpy" in problem["problem"]
+    assert problem["fix"] == "kernelctl rebuild drift"
+    kernelctl("rebuild", "drift", "-q", "--no-verify")
+    assert doctor_json("drift")[0] == 0
+
+
 def test_a_changed_cluster_python_is_found_and_rebuild_fixes_it(wheelhouses: tuple[Path, Path],
                                                                tmp_path: Path) -> None:
     """The env's base interpreter goes away, as when a Python module is retired."""

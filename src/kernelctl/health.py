@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar, Union
 
 from kernelctl import kernelspec
+from kernelctl.distinfo import disagreements
 from kernelctl.errors import KernelctlError
 from kernelctl.kernelfiles import DamagedFile, KernelMetadata, LaunchConfig, kernel_metadata, load
 from kernelctl.location import Location
@@ -39,7 +40,7 @@ REREGISTER = "kernelctl doctor --fix"
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # env, interpreter, stale, offline, kernelspec, modules, wheelhouse
+    check: str  # env, interpreter, stale, packages, offline, kernelspec, modules, wheelhouse
     problem: str
     fix: str
 
@@ -225,7 +226,14 @@ def _python_env(spec: kernelspec.InstalledSpec, prefix: Path, manifest: Manifest
         if version != manifest.python_version:
             problems.append(Problem("stale", f"the env was built on Python {manifest.python_version} but its "
                                     f"interpreter is now {version}: the cluster's Python changed", rebuild))
-    if not (site_packages(prefix, manifest.python_minor) / "ipykernel" / "__init__.py").is_file():
+    site = site_packages(prefix, manifest.python_minor)
+    if probe is not None:
+        # doctor only: one small read per package, so list stays at a few files per kernel
+        differ = disagreements(manifest.installed, site)
+        if differ:
+            more = f" (and {len(differ) - 1} more)" if len(differ) > 1 else ""
+            problems.append(Problem("packages", f"the env differs from its manifest: {differ[0]}{more}", rebuild))
+    if not (site / "ipykernel" / "__init__.py").is_file():
         # With --system-site-packages it may come from the interpreter's own packages: only
         # running it can tell, so doctor asks and list gives it the benefit of the doubt.
         runs, detail = (probe.imports(python, "ipykernel") if probe else
