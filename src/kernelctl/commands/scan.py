@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TypedDict
 
-from kernelctl.commands import COMMANDS
+from kernelctl.commands.args import add_allow_option, add_json_flag, add_parser
 from kernelctl.errors import UsageError
 from kernelctl.netguard.checker import Checker, Unscannable
 from kernelctl.netguard.notebooks import check_file
@@ -173,8 +173,7 @@ def format_finding(path: str, finding: FindingData) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    allow = [entry for value in args.allow for entry in split_allow(value)]
-    reports = scan(args.paths, allow, args.max_size)
+    reports = scan(args.paths, args.allow, args.max_size)
     found = sum(len(r["findings"]) for r in reports)
     errors = sum(1 for r in reports if "error" in r)
     skipped = sum(1 for r in reports if "skipped" in r)
@@ -196,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if found or errors else 0
 
 
-EPILOG = """\
+NOTES = """\
 Each finding is one line: PATH:cell N:line L: RULE message — fix
 (PATH:line L: ... for scripts; cells count from 1, markdown cells included).
 
@@ -208,29 +207,28 @@ FIFOs, sockets, devices and files over --max-size are skipped with a note (never
 opened); a file too deeply nested for Python's parser is reported as unscannable.
 
 exit status: 0 nothing found, 1 findings or unreadable files, 2 usage error
+"""
 
-examples:
+EXAMPLES = """\
   kernelctl scan tutorial.ipynb
   kernelctl scan ~/projects/thesis --json > netguard.json
   kernelctl scan notebooks/ --allow .alliancecan.ca,10.0.0.0/8
-  kernelctl scan /shared/course --max-size 10M"""
+  kernelctl scan /shared/course --max-size 10M
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "scan",
-        help=COMMANDS["scan"],
-        description="Find code in notebooks and Python scripts that needs the internet "
-                    "(pip installs, git clone, model and dataset downloads, HTTP requests), "
-                    "with the offline way to do each.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_parser(
+        subparsers, "scan",
+        "Find code in notebooks and Python scripts that needs the internet (pip installs,\n"
+        "git clone, model and dataset downloads, HTTP requests), with the offline way to\n"
+        "do each.",
+        EXAMPLES, notes=NOTES,
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
                         help="notebook (.ipynb), Python script or directory (searched recursively)")
-    parser.add_argument("--json", action="store_true", help="print a JSON report on stdout")
-    parser.add_argument("--allow", action="append", default=[], metavar="HOSTS",
-                        help="extra local hosts, .domain suffixes or CIDRs (comma-separated; repeatable)")
+    add_json_flag(parser)
+    add_allow_option(parser, "extra local hosts, .domain suffixes or CIDRs", default=[])
     parser.add_argument("--max-size", type=parse_size, default=DEFAULT_MAX_SIZE, metavar="SIZE",
                         help="skip files larger than this (e.g. 10M, 512k, 1G; default 50M)")
     parser.set_defaults(run=_run)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from kernelctl.commands import COMMANDS
+from kernelctl.commands.args import add_parser
 
 SUBCOMMANDS = ("fetch", "avail", "check", "audit")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "wheelhouse",
-        help=COMMANDS["wheelhouse"],
-        description="Work with wheelhouses: directories of wheels that pip installs from with --no-index.",
+    parser = add_parser(
+        subparsers, "wheelhouse",
+        "Work with wheelhouses: directories of wheels that pip installs from with --no-index.",
+        "  kernelctl wheelhouse avail numpy\n  kernelctl wheelhouse check -r requirements.txt --python 3.11\n"
+        "  kernelctl wheelhouse fetch torch --dest ~/wheels   # where there is internet",
     )
     group = parser.add_subparsers(dest="wheelhouse_command", metavar="SUBCOMMAND",
                                   parser_class=type(parser))

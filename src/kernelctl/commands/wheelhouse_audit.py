@@ -8,17 +8,18 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from kernelctl.commands.args import add_wheelhouse_option
+from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
 
-EPILOG = """\
+NOTES = """\
 For every project, the newest wheel installable on each Python version is resolved with
 its whole dependency closure. Broken wheels, missing dependencies, unreadable and
 misnamed files, entries that are not files (FIFOs, dangling links), wheels whose METADATA
 disagrees with their file name (pip discards them), files duplicated across directories
 and placeholder (dummy) wheels are reported. The exit status is 1 when something is
 broken or unusable.
+"""
 
-examples:
+EXAMPLES = """\
   kernelctl wheelhouse audit --python 3.11 --python 3.12 --python 3.13
   kernelctl wheelhouse audit --wheelhouse /srv/wheels --html audit.html
   kernelctl wheelhouse audit --json > audit.json
@@ -108,19 +109,18 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "audit",
-        help="check that every project of the wheelhouse installs, per Python version",
-        description="Resolve the newest wheel of every project with its dependency closure, for each Python "
-                    "version, and report what is broken.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_parser(
+        subparsers, "audit",
+        "Resolve the newest wheel of every project with its dependency closure, for each Python\n"
+        "version, and report what is broken.",
+        EXAMPLES, summary="check that every project of the wheelhouse installs, per Python version",
+        notes=NOTES,
     )
     parser.add_argument("--python", action="append", metavar="X.Y",
                         help="a Python version to audit for (repeatable; default: the running Python)")
     parser.add_argument("--platform", action="append", metavar="TAG",
                         help="accept only this platform tag plus pure wheels (default: what pip here accepts)")
     add_wheelhouse_option(parser)
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_json_flag(parser, "print the report as JSON")
     parser.add_argument("--html", metavar="FILE", help="also write the report as a self-contained HTML page")
     parser.set_defaults(run=run)

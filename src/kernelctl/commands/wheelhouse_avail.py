@@ -9,16 +9,17 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from kernelctl.commands.args import add_wheelhouse_option
+from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
 
-EPILOG = """\
+NOTES = """\
 Patterns are names, globs or names with a version specifier; matching ignores case and
 treats '-', '_' and '.' alike. Only the newest version is listed unless --all-versions.
 Unusable entries (misnamed files, FIFOs, dangling links, unreadable wheels) are listed
 on stderr, and under "problems" with --json. The exit status is 1 when a pattern
 matches nothing.
+"""
 
-examples:
+EXAMPLES = """\
   kernelctl wheelhouse avail numpy
   kernelctl wheelhouse avail '*cdf*' --python 3.11
   kernelctl wheelhouse avail 'numpy>=1.26' --all-versions --json
@@ -78,12 +79,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "avail",
-        help="list the wheels in the wheelhouse (like avail_wheels)",
-        description="List the wheels of the wheelhouse whose names match PATTERNs (all when none).",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_parser(
+        subparsers, "avail",
+        "List the wheels of the wheelhouse whose names match PATTERNs (all when none).",
+        EXAMPLES, summary="list the wheels in the wheelhouse (like avail_wheels)", notes=NOTES,
     )
     parser.add_argument("patterns", nargs="*", metavar="PATTERN", help="a name, glob, or name with a specifier")
     parser.add_argument("--python", action="append", metavar="X.Y",
@@ -92,7 +91,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="with --python: accept only this platform tag plus pure wheels")
     parser.add_argument("--all-versions", action="store_true", help="list every version, not only the newest")
     add_wheelhouse_option(parser)
-    parser.add_argument("--json", action="store_true",
-                        help="print JSON: {wheels: [{name, version, local, python, abi, platform, file}], "
-                             "not_found: [PATTERN], problems: [{kind, path, message}]}")
+    add_json_flag(parser, "print JSON: {wheels: [{name, version, local, python, abi, platform, file}], "
+                          "not_found: [PATTERN], problems: [{kind, path, message}]}")
     parser.set_defaults(run=run)

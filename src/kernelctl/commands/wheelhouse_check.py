@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-EPILOG = """\
+from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
+
+NOTES = """\
 Each requirement gets a status: ok, not-found, no-matching-version, incompatible,
 dependency-missing (with the chain), conflict, too-deep (the resolver gave up) or dummy
 (a placeholder wheel: load the module instead). Unusable wheelhouse entries met (misnamed
@@ -17,8 +19,9 @@ files, FIFOs, dangling links, unreadable wheels, wheels whose METADATA disagrees
 their file name) are listed after the table and under "problems" in JSON.
 The exit status is 0 when everything is covered on every target, 1 when not, 2 on a
 usage error.
+"""
 
-examples:
+EXAMPLES = """\
   kernelctl wheelhouse check numpy 'pandas>=2' --python 3.11 --python 3.12
   kernelctl wheelhouse check -r requirements.txt --json
   pip freeze > frozen.txt; kernelctl wheelhouse check -r frozen.txt --python 3.12
@@ -104,13 +107,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "check",
-        help="check that requirements (and their dependencies) install from the wheelhouse",
-        description="Resolve requirements, with their whole dependency closure, against the wheelhouse for "
-                    "each Python version, offline, as 'pip install --no-index --find-links' would.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_parser(
+        subparsers, "check",
+        "Resolve requirements, with their whole dependency closure, against the wheelhouse for\n"
+        "each Python version, offline, as 'pip install --no-index --find-links' would.",
+        EXAMPLES, summary="check that requirements (and their dependencies) install from the wheelhouse",
+        notes=NOTES,
     )
     parser.add_argument("requirements", nargs="*", metavar="REQ", help="requirements, as pip takes them")
     parser.add_argument("-r", "--requirement", dest="files", action="append", default=[], metavar="FILE",
@@ -120,8 +122,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--platform", action="append", metavar="TAG",
                         help="accept only this platform tag, plus pure wheels, as pip's --platform "
                              "(e.g. linux_x86_64 to refuse manylinux; default: what pip here accepts)")
-    parser.add_argument("--wheelhouse", action="append", default=[], metavar="DIR",
-                        help="a wheelhouse directory (repeatable, in priority order; default: pip's find-links)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    add_wheelhouse_option(parser)
+    add_json_flag(parser, "print the report as JSON")
     parser.add_argument("--no-cache", action="store_true", help="read every wheel's metadata again")
     parser.set_defaults(run=run)
