@@ -81,8 +81,11 @@ def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    """In the installer's child process: be killed when kernelctl dies, even by SIGKILL."""
+def die_with_parent() -> None:
+    """For a child process (``preexec_fn``): be killed when kernelctl dies, even by SIGKILL.
+
+    Call it only from a Popen in kernelctl's main thread: the signal fires when the thread
+    that started the child ends."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the process group below still covers Ctrl-C
@@ -94,7 +97,7 @@ def run_child(argv: list[str], env: dict[str, str], **kwargs) -> subprocess.Comp
     the group is killed on any exception here (Ctrl-C, SIGTERM turned into one), and the
     child is killed by the kernel if kernelctl itself is killed."""
     proc = subprocess.Popen(argv, env=env, text=True, start_new_session=True,
-                            preexec_fn=_die_with_parent, **kwargs)
+                            preexec_fn=die_with_parent, **kwargs)
     try:
         stdout, stderr = proc.communicate()
     except BaseException:
