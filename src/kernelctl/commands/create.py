@@ -12,7 +12,7 @@ from pathlib import Path
 from kernelctl import julia, kernelspec, modules, netguard_config
 from kernelctl.build import BuildPlan, build, clean_leftovers, group_id, linked_generation
 from kernelctl.commands import slurm
-from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
+from kernelctl.commands.args import add_allow_option, add_json_flag, add_parser, add_quiet_flag, add_verbose_flag, add_wheelhouse_option
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.location import Location, prefix_location, sys_prefix_location, system_location, user_location
 from kernelctl.locking import name_lock
@@ -174,8 +174,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="put DIR first on JULIA_DEPOT_PATH (default: as the modules set it)")
     parser.add_argument("--netguard", choices=netguard_config.MODES, default="warn",
                         help="warn (default) or block when notebook code reaches for the internet; off: neither")
-    parser.add_argument("--netguard-allow", metavar="HOST", action="append", default=[],
-                        help="a host, '.domain' suffix or CIDR that netguard never flags (repeatable)")
+    add_allow_option(parser, "hosts, '.domain' suffixes or CIDRs that netguard never flags",
+                     flag="--netguard-allow", default=[])
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--prefix", metavar="DIR",
                        help="a shared kernel under DIR (kernelspec in DIR/share/jupyter/kernels, env in "
@@ -193,8 +193,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     slurm.add_create_options(parser)  # --slurm, --slurm-wait
     parser.add_argument("--backend", choices=("auto", "pip", "uv"), default="auto",
                         help="installer to use (default: uv when installed, else pip)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    add_verbose_flag(parser)
+    add_quiet_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run, intermixed="packages")
 

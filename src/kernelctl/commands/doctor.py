@@ -10,7 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from kernelctl import kernelspec, leftovers, registration
-from kernelctl.commands.args import add_json_flag, add_parser
+from kernelctl.commands.args import add_json_flag, add_parser, add_quiet_flag
 from kernelctl.errors import KernelctlError
 from kernelctl.health import REREGISTER, Health, Probe, Unreadable, judge
 from kernelctl.inventory import Found, inventory
@@ -104,7 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fix", action="store_true",
                         help="register kernels whose kernelspec is gone or damaged again, remove leftovers, "
                              "cancel orphan Slurm kernel jobs")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    add_quiet_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from collections.abc import Sequence
 
-from kernelctl.commands.args import add_json_flag, add_parser
+from kernelctl.commands.args import add_json_flag, add_parser, add_quiet_flag, add_verbose_flag
 from kernelctl.commands.common import find_python_kernel
 from kernelctl.commands.rebuild import rebuild
 from kernelctl.errors import UsageError
@@ -45,8 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="install from a requirements file (repeatable; -r/-c inside are followed)")
     parser.add_argument("--no-verify", dest="verify", action="store_false",
                         help="do not start the kernel to check it before switching to the new env")
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the installer's output")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    add_verbose_flag(parser)
+    add_quiet_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run, intermixed="packages")
 

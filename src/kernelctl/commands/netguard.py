@@ -9,7 +9,7 @@ from typing import Any
 
 from kernelctl import kernelspec, netguard_config
 from kernelctl.build import python_argv, share_written
-from kernelctl.commands.args import add_json_flag, add_parser
+from kernelctl.commands.args import add_allow_option, add_json_flag, add_parser
 from kernelctl.commands.common import find_python_kernel, locked
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import write_atomic
@@ -58,8 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("--mode", choices=netguard_config.MODES)
-    parser.add_argument("--allow", metavar="HOST", action="append",
-                        help="replace the allowlist with these hosts, '.domain' suffixes or CIDRs (repeatable)")
+    add_allow_option(parser, "replace the allowlist with these hosts, '.domain' suffixes or CIDRs")
     parser.add_argument("--clear-allow", action="store_true", help="empty the allowlist")
     add_json_flag(parser)
     parser.set_defaults(run=run)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kernelctl import julia, modules
 from kernelctl.build import BuildPlan, build, clean_leftovers
-from kernelctl.commands.args import add_json_flag, add_parser, add_wheelhouse_option
+from kernelctl.commands.args import add_json_flag, add_parser, add_quiet_flag, add_verbose_flag, add_wheelhouse_option
 from kernelctl.commands.common import find_kernel, locked
 from kernelctl.errors import KernelctlError
 from kernelctl.manifest import Manifest
@@ -91,8 +91,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--python", metavar="EXE_OR_X.Y", help="build on this interpreter instead")
     add_wheelhouse_option(parser)
     parser.add_argument("--no-verify", dest="verify", action="store_false")
-    parser.add_argument("-v", "--verbose", action="store_true")
-    parser.add_argument("-q", "--quiet", action="store_true")
+    add_verbose_flag(parser)
+    add_quiet_flag(parser)
     add_json_flag(parser)
     parser.set_defaults(run=run)
 

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TextIO
 
-from kernelctl.commands.args import add_parser
+from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.errors import UsageError
 from kernelctl.netguard_config import MODES
 from kernelctl.notebook.outcome import EXIT_STATUS_HELP, Cause, RunFailed
@@ -228,8 +228,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="continue the stopped run that wrote OUTPUT (setup cells run again)")
     parser.add_argument("--autosave", metavar="S", type=float, default=30.0,
                         help="save a long-running cell's output every S seconds (default: 30)")
-    parser.add_argument("--json", action="store_true",
-                        help="print the report as JSON on stdout (progress goes to stderr)")
+    add_json_flag(parser, "print the report as JSON on stdout (progress goes to stderr)")
     parser.set_defaults(run=_cli)
 
 

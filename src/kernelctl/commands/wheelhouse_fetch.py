@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kernelctl.commands.args import add_parser
+from kernelctl.commands.args import add_parser, add_quiet_flag
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.requirements import read
 
@@ -71,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--python", metavar="X.Y", action="append", default=[],
                         help="fetch for this Python version (repeatable; default: the running one)")
     parser.add_argument("--platform", metavar="TAG", help="fetch for this platform tag (e.g. manylinux2014_x86_64)")
-    parser.add_argument("-q", "--quiet", action="store_true")
+    add_quiet_flag(parser)
     parser.set_defaults(run=run)
 
 
