@@ -31,7 +31,7 @@ def test_a_command_imports_only_what_it_needs() -> None:
     code = ("import sys; from kernelctl.cli import build_parser; build_parser(['scan', '.']); "
             "print(sorted(m for m in sys.modules if m.startswith('kernelctl.commands.')))")
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert loaded.strip() == "['kernelctl.commands.scan']"
+    assert loaded.strip() == "['kernelctl.commands.args', 'kernelctl.commands.scan']"  # args: the shared options
 
 
 def test_no_command_prints_usage_and_exits_2() -> None:

@@ -189,7 +189,9 @@ def test_what_interrupted_builds_leave_is_reported_with_its_size_and_removed(rea
     code, report = doctor_json()
     assert code == 1
     found = {(item["kind"], item["kernel"]) for item in report["leftovers"]}
-    assert found == {("temp", "kept"), ("generation", "killed"), ("staging", "gone")}, report["leftovers"]
+    expected = {("temp", "kept"), ("generation", "killed"), ("staging", "gone")}
+    # the build may already have staged the killed kernel's spec (it starts verifying early)
+    assert expected <= found <= expected | {("staging", "killed")}, report["leftovers"]
     [generation] = [item for item in report["leftovers"] if item["kind"] == "generation"]
     assert generation["size"] > 1_000_000 and report["leftover_bytes"] >= generation["size"]
     human = kernelctl("doctor", check=False).stdout

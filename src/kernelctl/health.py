@@ -150,6 +150,12 @@ def judge(kernel: Kernel, probe: Probe | None = None) -> Health:
     return _judge_kernelctl(kernel, meta, probe)
 
 
+def doctor_problems(spec: kernelspec.InstalledSpec) -> list[Problem]:
+    """What ``kernelctl doctor`` finds wrong with one kernel, for the commands that are about
+    to start it (``run``, ``submit``): every check, those that run a process included."""
+    return judge(spec, Probe()).problems
+
+
 def _judge_unregistered(kernel: Unregistered) -> Health:
     try:
         manifest = load_manifest(kernel.prefix, kernel.name)

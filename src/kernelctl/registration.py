@@ -77,10 +77,11 @@ def register_again(name: str, location: Location, progress: Progress | None = No
             if verify and options.language == julia.LANGUAGE:
                 julia.verify(staged, progress)
             elif verify:
-                from kernelctl.verify import verify_prefix
+                from kernelctl.verify import launched, verify_prefix
 
-                with progress.step(f"Registering {name!r} again: starting it and running a cell"):
-                    verify_prefix(staged, prefix)
+                with progress.step(f"Registering {name!r} again: starting it and running a cell"), \
+                        launched(staged) as kernel:
+                    verify_prefix(kernel, prefix)
             if location.shared:
                 gid = build.group_id(options.group)
                 share_paths(location.shared_dirs(), gid)
