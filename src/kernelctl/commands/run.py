@@ -56,9 +56,10 @@ def default_output(notebook: Path) -> Path:
 
 def _scan(nb: Any, kernel: Any, env: Mapping[str, str], cwd: Path) -> list[dict[str, Any]]:
     """netguard's findings in the code cells, numbered as the run numbers them."""
-    from kernelctl.netguard.checker import Checker, check_notebook
+    from kernelctl.netguard.checker import Checker
+    from kernelctl.netguard.notebooks import check_notebook
     from kernelctl.netguard.policy import HostPolicy
-    from kernelctl.netguard.rules import Context
+    from kernelctl.netguard.rulebook import Context
     from kernelctl.notebook.state import code_cells
 
     policy = HostPolicy(kernel.manifest.options.netguard_allow)

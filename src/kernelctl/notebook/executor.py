@@ -134,10 +134,10 @@ class Run:
             self._remove_signals()
 
     async def _main(self, again: list[int], cells: list[int]) -> Ending:
-        from kernelctl.commands.doctor import check_kernelctl
+        from kernelctl.health import Probe, judge
 
         loop = asyncio.get_running_loop()
-        health = loop.run_in_executor(None, check_kernelctl, self.kernel.spec)
+        health = loop.run_in_executor(None, lambda: judge(self.kernel.spec, Probe()).problems)
         client = self._client = _Client(
             self.nb, kernel_name=self.kernel.spec.name, timeout=self.settings.cell_timeout,
             startup_timeout=self.settings.start_timeout, allow_errors=self.settings.allow_errors,

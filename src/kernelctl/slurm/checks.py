@@ -35,11 +35,11 @@ def check_parameters(nb: Any, path: Path, given: Iterable[str]) -> None:
 def healthy_kernel(name: str | None, nb: Any, path: Path) -> Kernel:
     """The kernel the run would use (``name``, else the notebook's), refused with doctor's
     fix when something in it is broken."""
-    from kernelctl.commands.doctor import check_kernelctl
+    from kernelctl.health import Probe, judge
     from kernelctl.notebook.kernel import resolve
 
     kernel = resolve(name, nb, path)
-    problems = check_kernelctl(kernel.spec)
+    problems = judge(kernel.spec, Probe()).problems
     if problems:
         first = problems[0]
         raise KernelctlError(f"kernel {kernel.spec.name!r} is broken: {first.check}: {first.problem}",
