@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shlex
+import stat
 import sys
 import time
 import warnings
@@ -33,13 +34,21 @@ def read_notebook(path: Path) -> Any:
     from nbformat.validator import MissingIDFieldWarning
 
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block the read forever
+            raise UsageError(f"{path} is not a regular file", "Pass the path of an .ipynb file.")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MissingIDFieldWarning)  # given ids below
             nb = nbformat.read(path, as_version=4)
         nb.nbformat_minor = max(nb.nbformat_minor, 5)
-        for cell in nb.cells:
+        for number, cell in enumerate(nb.cells, 1):
+            # nbformat.read only logs schema errors; a cell the run cannot handle is refused here
+            if not isinstance(cell.get("source"), str) or not isinstance(cell.get("metadata"), dict):
+                raise UsageError(f"{path} is not a valid Jupyter notebook: cell {number} has no text source",
+                                 "Open and save it in JupyterLab, or pass an .ipynb file saved by Jupyter.")
             cell.setdefault("id", random_cell_id())
         return nb
+    except UsageError:
+        raise
     except FileNotFoundError:
         raise UsageError(f"no such notebook: {path}", "Pass the path of an .ipynb file.") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -125,6 +134,13 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
         if out == source or (out.exists() and source.exists() and out.samefile(source)):
             raise UsageError(f"the output {out} is the notebook itself", "Pass another --output path.")
         again, cells = [], []
+    if out.is_dir():
+        raise UsageError(f"the output {out} is a directory", "Pass the path of a notebook file to write, e.g. -o DIR/x.ipynb.")
+    clash = {source.resolve(): "notebook", out.resolve(): "output notebook"}.get(Path(report).resolve()) \
+        if report is not None else None
+    if clash:
+        raise UsageError(f"--report {report} would overwrite the {clash}",
+                         "Pass another path for the JSON report, e.g. --report run.json.")
     if netguard is not None and netguard not in MODES:
         raise UsageError(f"--netguard must be one of {', '.join(MODES)}, not {netguard!r}")
     for name, value in (("--cell-timeout", cell_timeout), ("--start-timeout", start_timeout),
