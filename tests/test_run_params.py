@@ -78,3 +78,29 @@ def test_resume_plan_reruns_finished_setup_and_parameter_cells_then_continues() 
         cell.metadata["tags"] = tag
         state.mark(cell, status)
     assert state.resume_plan(nb) == ([0, 1, 2], [4, 5, 6])
+
+
+def test_a_python_keyword_is_not_a_parameter_name_but_is_one_in_r() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1"))
+    with pytest.raises(UsageError, match="'class' is not a valid variable name"):
+        params.inject(nb, {"class": 1}, "python")
+    params.inject(nb, {"class": 1}, "R")
+    assert "class <- 1L" in nb.cells[0].source
+
+
+def test_yaml_values_become_what_json_holds_so_the_output_can_record_them() -> None:
+    loaded = params.load_yaml("when: 2024-01-02\nnested: {at: [2024-01-03, 1], tags: !!set {a: null}}\n", "-y")
+    assert loaded == {"when": "2024-01-02", "nested": {"at": ["2024-01-03", 1], "tags": "{'a'}"}}
+    state.record_settings(nb := nbformat.v4.new_notebook(), {"parameters": loaded})
+    assert nbformat.reads(nbformat.writes(nb), as_version=4).metadata.kernelctl.run.parameters == loaded
+
+
+@pytest.mark.parametrize("text", [
+    "a: &a [*a]\n",  # refers to itself
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(  # 10^7 values from 7 lines
+        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdef", "bcdefg")),
+])
+def test_self_referring_or_exploding_yaml_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError, match="expand to more than 100,000 values, or refer to themselves"):
+        params.load_yaml(text, "p.yaml")
