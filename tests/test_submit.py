@@ -174,3 +174,27 @@ def test_python_api(tmp_path: Path, batch_kernel: None) -> None:
     with pytest.raises(kernelctl.UsageError, match="has no parameter m"):
         kernelctl.submit(nb, parameters=[("m", "2")], dry_run=True)
     assert kernelctl.list_jobs() == []
+
+
+@pytest.mark.parametrize("field", ["{alpha:>999999999999}", "{alpha!r}", "{alpha:x}"])
+def test_output_template_fields_are_plain_names(tmp_path: Path, field: str) -> None:
+    combos = sweep.combinations(["alpha=1,2"])
+    with pytest.raises(UsageError, match="format or conversion"):
+        sweep.sweep_outputs(tmp_path / f"out-{field}.ipynb", tmp_path / "x.out.ipynb", combos)
+
+
+@pytest.mark.parametrize("where", ["notebook", "option", "extra"])
+def test_a_line_break_cannot_put_a_command_into_the_script(tmp_path: Path, where: str) -> None:
+    """Comment and #SBATCH lines are not shell-quoted: a line break there would make the rest a command."""
+    evil = "x\ntouch " + str(tmp_path / "pwned") + " #"
+    folder = tmp_path / evil if where == "notebook" else tmp_path
+    job = JobScript(notebook=folder / "nb.ipynb", kernel="k", tasks=[Task(tmp_path / "nb.out.ipynb")],
+                    kernelctl=["true"], sbatch=[f"--account={evil}"] if where == "option" else [],
+                    extra=[f"--comment={evil}"] if where == "extra" else [])
+    with pytest.raises(UsageError, match="has a line break"):
+        render(job)
+    # where quoting applies (the body), a line break in a value stays a value
+    text = render(JobScript(notebook=tmp_path / "nb.ipynb", kernel="k", kernelctl=["true"],
+                            tasks=[Task(tmp_path / "a.ipynb", (("alpha", evil),)), Task(tmp_path / "b.ipynb")]))
+    subprocess.run(["bash", "-c", text], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"}, check=True, timeout=30)
+    assert not (tmp_path / "pwned").exists()

@@ -48,11 +48,16 @@ def label(combination: Combination) -> str:
 
 def template_fields(template: str) -> set[str]:
     """The ``{name}`` fields in an output path template."""
+    hint = "Write fields as {name} and a literal brace as {{ or }}."
     try:
-        return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+        parsed = [(field, spec, conversion) for _, field, spec, conversion in string.Formatter().parse(template)
+                  if field is not None]
     except ValueError as err:
-        raise UsageError(f"-o {template!r} is not a valid template: {err}",
-                         "Write fields as {name} and a literal brace as {{ or }}.") from None
+        raise UsageError(f"-o {template!r} is not a valid template: {err}", hint) from None
+    # a format spec or conversion ({n:>999999999}, {n!r}) could blow up or quote a file name
+    if any(spec or conversion for _, spec, conversion in parsed):
+        raise UsageError(f"-o {template!r} has a field with a format or conversion", hint)
+    return {field for field, _, _ in parsed}
 
 
 def sweep_outputs(template: Path | None, default: Path, combos: Sequence[Combination]) -> list[Path]:
