@@ -101,3 +101,33 @@ def test_queue_output_parsing() -> None:
     assert queue.parse_sacct("40|CANCELLED by 0|None\n41_2|TIMEOUT|TimeLimit\n42|OUT_OF_MEMORY|OutOfMemory\n") == {
         "40": ("CANCELLED", "None"), "41_2": ("TIMEOUT", "TimeLimit"), "42": ("OUT_OF_MEMORY", "OutOfMemory")}
     assert queue.hint_for("invalid account or account/partition combination specified").startswith("Run 'sacctmgr")
+
+
+def test_damaged_records_are_skipped_and_paths_that_would_block_are_not_read(tmp_path: Path) -> None:
+    """A damaged, hand-edited or planted file in KERNELCTL_HOME/jobs hides only itself: no
+    traceback, and no read that never ends (a FIFO, /dev/zero as the log)."""
+    import json
+    import os
+
+    jobs = records.jobs_dir()
+    jobs.mkdir(parents=True)
+    good = {"id": "990200", "notebook": str(tmp_path / "nb.ipynb"), "kernel": "batch",
+            "submitted": "2026-01-01T00:00:00+00:00", "script": str(tmp_path / "x.sbatch"),
+            "outputs": [str(tmp_path / "o.ipynb")], "reports": [str(tmp_path / "o.report.json")]}
+    damaged = [{"outputs": [], "reports": []}, {"id": 990202}, {"reports": []}, {"outputs": "/o", "reports": "/r"},
+               {"submitted": None}, {"combinations": ["x"]}, {"outputs": [str(tmp_path / "a"), str(tmp_path / "b")]},
+               {"time": 5}, {"id": "../x"}]
+    for n, change in enumerate(damaged):
+        (jobs / f"9903{n:02}.json").write_text(json.dumps({**good, "id": f"9903{n:02}", **change}))
+    (jobs / "a.json").write_text("[1, 2")
+    (jobs / "b.json").write_text("[1, 2]")
+    (jobs / "c.json").mkdir()
+    os.mkfifo(jobs / "d.json")
+    fifo = tmp_path / "fifo.out.ipynb"
+    os.mkfifo(fifo)
+    os.mkfifo(tmp_path / "fifo.report.json")
+    (jobs / "990200.json").write_text(json.dumps({**good, "outputs": [str(fifo)],
+                                                   "reports": [str(tmp_path / "fifo.report.json")],
+                                                   "log": "/dev/zero"}))
+    listed = json.loads(kernelctl("jobs", "--json", timeout=60).stdout)["jobs"]
+    assert [(j["id"], j["state"]) for j in listed] == [("990200", "UNKNOWN")]

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kernelctl.fsutil import write_json_atomic
+from kernelctl.fsutil import read_small_text, write_json_atomic
 from kernelctl.paths import kernelctl_home
 
 
@@ -52,12 +52,29 @@ def save(record: JobRecord) -> Path:
     return path
 
 
+def parse(text: str) -> JobRecord:
+    """The record in ``text``; ValueError or TypeError unless it is one :func:`save` wrote
+    (a damaged or hand-edited file must not break ``kernelctl jobs`` for the others)."""
+    record = JobRecord(**json.loads(text))
+    n = len(record.outputs) if isinstance(record.outputs, list) else 0
+    texts = [record.id, record.notebook, record.kernel, record.submitted, record.script, *record.outputs]
+    if (not all(isinstance(t, str) for t in texts) or not record.id.isdigit() or n == 0
+            or not all(t is None or isinstance(t, str) for t in (record.time, record.mem, record.log))
+            or not isinstance(record.reports, list) or len(record.reports) != n
+            or not all(isinstance(r, str) for r in record.reports)
+            or not isinstance(record.combinations, list) or len(record.combinations) not in (0, n)
+            or not all(isinstance(c, dict) for c in record.combinations)):
+        raise ValueError("not a job record kernelctl wrote")
+    return record
+
+
 def load_all() -> list[JobRecord]:
-    """Every readable record, oldest submission first (an unreadable file is skipped)."""
+    """Every readable record, oldest submission first (an unreadable or damaged file, or one
+    that is not a regular file, is skipped)."""
     records = []
     for path in sorted(jobs_dir().glob("*.json")):
         try:
-            records.append(JobRecord(**json.loads(path.read_text(encoding="utf-8"))))
+            records.append(parse(read_small_text(path)))
         except (OSError, ValueError, TypeError):
             continue
     return sorted(records, key=lambda r: (r.submitted, r.id))
