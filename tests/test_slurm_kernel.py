@@ -116,3 +116,13 @@ def test_the_outer_jobs_variables_do_not_reach_the_kernels_job() -> None:
              "SLURM_CONF": "/etc/slurm/slurm.conf", "JPY_SESSION_NAME": "x.ipynb"}
     assert jobs.job_environment(outer) == {"PATH": "/usr/bin", "SLURM_CONF": "/etc/slurm/slurm.conf",
                                            "JPY_SESSION_NAME": "x.ipynb"}
+
+
+@pytest.mark.parametrize("wait", ["nan", "inf", "-inf", "0", "-5"])
+def test_slurm_wait_must_be_a_finite_positive_number(wait: str) -> None:
+    """nan/inf passed the old ``<= 0`` check and went into kernel.json as NaN/Infinity."""
+    from kernelctl.commands.slurm import check_wait
+
+    with pytest.raises(UsageError, match="--slurm-wait must be a positive number"):
+        check_wait(float(wait))
+    assert check_wait(600.0) == 600.0
