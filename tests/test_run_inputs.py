@@ -68,3 +68,12 @@ def test_output_that_is_a_directory_is_a_usage_error(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     with pytest.raises(UsageError, match="is a directory"):
         run(nb, "x", output=tmp_path / "out", echo=False)
+
+
+@pytest.mark.parametrize("option", ["cell_timeout", "start_timeout", "autosave"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 0.0])
+def test_timeouts_must_be_finite_and_positive(tmp_path: Path, option: str, value: float) -> None:
+    """nan passed the old '<= 0' check: --autosave nan saved in a busy loop, nan/inf timeouts a TraitError."""
+    nb = _notebook(tmp_path / "n.ipynb")
+    with pytest.raises(UsageError, match="must be a positive number of seconds"):
+        run(nb, "x", echo=False, **{option: value})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import shlex
 import stat
 import sys
@@ -145,7 +146,7 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
         raise UsageError(f"--netguard must be one of {', '.join(MODES)}, not {netguard!r}")
     for name, value in (("--cell-timeout", cell_timeout), ("--start-timeout", start_timeout),
                         ("--autosave", autosave)):
-        if value is not None and value <= 0:
+        if value is not None and not 0 < value < math.inf:  # nan passed '<= 0' and made autosave spin
             raise UsageError(f"{name} must be a positive number of seconds, not {value:g}")
     found = resolve(kernel, nb, source)
     live = Live(out=sys.stdout if echo is True else echo or _Discard())
