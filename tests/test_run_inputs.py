@@ -77,3 +77,9 @@ def test_timeouts_must_be_finite_and_positive(tmp_path: Path, option: str, value
     nb = _notebook(tmp_path / "n.ipynb")
     with pytest.raises(UsageError, match="must be a positive number of seconds"):
         run(nb, "x", echo=False, **{option: value})
+
+
+def test_resume_with_an_output_is_a_usage_error_not_silently_ignored(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="--resume continues the run into its own output"):
+        run(resume=_notebook(tmp_path / "n.out.ipynb"), output=tmp_path / "other.ipynb", echo=False)
+    assert not (tmp_path / "other.ipynb").exists()

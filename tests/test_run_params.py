@@ -104,3 +104,28 @@ def test_yaml_values_become_what_json_holds_so_the_output_can_record_them() -> N
 def test_self_referring_or_exploding_yaml_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError, match="expand to more than 100,000 values, or refer to themselves"):
         params.load_yaml(text, "p.yaml")
+
+
+@pytest.mark.parametrize("damage", [
+    {"run": [1, 2]}, {"run": {"source": 5}}, "junk",
+    {"run": {"source": "/nb.ipynb", "kernel": ["x"], "parameters": {}, "allow_errors": False}},
+    {"run": {"source": "/nb.ipynb", "kernel": "k", "parameters": [1], "allow_errors": False}},
+    {"run": {"source": "/nb.ipynb", "kernel": "k", "parameters": {}, "allow_errors": False, "cell_timeout": "x"}},
+])
+def test_a_damaged_run_record_is_no_run_record(damage: object) -> None:
+    """Resuming such a file is the usage error for a notebook kernelctl did not write, not a TypeError."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelctl"] = damage
+    assert state.run_settings(nb) == {}
+    state.record_settings(good := nbformat.v4.new_notebook(), {"source": "/nb.ipynb", "kernel": "k", "parameters": {},
+                                                               "cell_timeout": None, "allow_errors": False,
+                                                               "netguard": None})
+    assert state.run_settings(good)["kernel"] == "k"
+
+
+def test_a_damaged_cell_status_counts_as_not_finished() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1"), nbformat.v4.new_code_cell("b = 2")]
+    state.mark(nb.cells[0], "completed")
+    nb.cells[1].metadata["kernelctl"] = "junk"
+    assert state.status(nb.cells[1]) == "pending" and state.resume_plan(nb) == ([], [1])

@@ -105,14 +105,15 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
     from kernelctl.notebook.saving import Saver
 
     if resume is not None:
-        if parameters:
-            raise UsageError("--resume keeps the parameters of the run it resumes",
-                             "Leave out -p/-f/-y, or start a new run without --resume.")
+        if parameters or output is not None:
+            raise UsageError("--resume continues the run into its own output, with its parameters",
+                             "Leave out -o/-p/-f/-y, or start a new run without --resume.")
         out = Path(resume).absolute()
         nb = read_notebook(out)
         recorded = state.run_settings(nb)
         if not recorded.get("source"):
-            raise UsageError(f"{out} was not written by 'kernelctl run'", "Pass the output notebook of a stopped run.")
+            raise UsageError(f"{out} was not written by 'kernelctl run' (or its record of the run is damaged)",
+                         "Pass the output notebook of a stopped run.")
         source = Path(recorded["source"])
         if notebook is not None and Path(notebook).absolute() != source:
             raise UsageError(f"{out} is the output of {source}, not of {notebook}",

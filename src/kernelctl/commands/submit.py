@@ -77,7 +77,8 @@ def _resumed(notebook: Path | None, resume: Path, parameters: Sequence[Any], swe
     out = read_notebook(resume)
     source = state.run_settings(out).get("source")
     if not source:
-        raise UsageError(f"{resume} was not written by 'kernelctl run'", "Pass the output notebook of a stopped run.")
+        raise UsageError(f"{resume} was not written by 'kernelctl run' (or its record of the run is damaged)",
+                         "Pass the output notebook of a stopped run.")
     if notebook is not None and notebook.absolute() != Path(source):
         raise UsageError(f"{resume} is the output of {source}, not of {notebook}", "Leave out NOTEBOOK with --resume.")
     if not state.resume_plan(out)[1]:
