@@ -83,3 +83,21 @@ def test_resume_with_an_output_is_a_usage_error_not_silently_ignored(tmp_path: P
     with pytest.raises(UsageError, match="--resume continues the run into its own output"):
         run(resume=_notebook(tmp_path / "n.out.ipynb"), output=tmp_path / "other.ipynb", echo=False)
     assert not (tmp_path / "other.ipynb").exists()
+
+
+def test_two_runs_cannot_write_the_same_output_at_once(tmp_path: Path) -> None:
+    from kernelctl.errors import KernelctlError
+    from kernelctl.notebook.saving import claimed
+
+    work = tmp_path / "work"
+    work.mkdir()
+    out = work / "n.out.ipynb"
+    with claimed(out):
+        with pytest.raises(KernelctlError, match=f"another kernelctl run \\(pid {os.getpid()} on .*\\) is writing"):
+            with claimed(work / "." / "n.out.ipynb"):  # the same file, spelled otherwise
+                pass
+        with claimed(work / "other.ipynb"):  # another output is free
+            pass
+    with claimed(out):  # free again once the first run ended
+        pass
+    assert list(work.iterdir()) == []  # the claim adds nothing beside the user's files

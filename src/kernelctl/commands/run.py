@@ -102,7 +102,7 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
     from kernelctl.notebook.kernel import netguard_settings, resolve
     from kernelctl.notebook.live import Live
     from kernelctl.notebook.report import build, write
-    from kernelctl.notebook.saving import Saver
+    from kernelctl.notebook.saving import Saver, claimed
 
     if resume is not None:
         if parameters or output is not None:
@@ -137,7 +137,8 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
             raise UsageError(f"the output {out} is the notebook itself", "Pass another --output path.")
         again, cells = [], []
     if out.is_dir():
-        raise UsageError(f"the output {out} is a directory", "Pass the path of a notebook file to write, e.g. -o DIR/x.ipynb.")
+        raise UsageError(f"the output {out} is a directory",
+                         "Pass the path of a notebook file to write, e.g. -o DIR/x.ipynb.")
     clash = {source.resolve(): "notebook", out.resolve(): "output notebook"}.get(Path(report).resolve()) \
         if report is not None else None
     if clash:
@@ -167,28 +168,30 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
     for f in findings:
         live.warn(f"netguard: cell {f['cell']} line {f['line']}: {f['rule']} {f['message']} — {f['hint']}")
 
-    saver = Saver(nb, out, autosave)
-    saver.save()
-    settings = Settings(cell_timeout=cell_timeout, start_timeout=start_timeout, allow_errors=bool(allow_errors),
-                        extra_argv=argv, extra_env=env,
-                        resume_command=f"kernelctl run --resume {shlex.quote(str(out))}")
-    started = datetime.now(timezone.utc)
-    began = time.monotonic()
-    runner = Run(nb, found, saver, live, settings, cwd)
-    ending = asyncio.run(runner.main(again, cells))
-    saver.save_final()
-    seconds = time.monotonic() - began
-    if ending.cause is Cause.DONE:
-        live.note(f"[kernelctl] done: {len(again) + len(cells)} cells in {seconds:.1f} s; output: {out}")
-    data = build(nb, found, runner.env, ending.cause, ending.message, source=str(source), output=out,
-                 seconds=seconds, peak_rss=runner.peak_rss,
-                 extra={"started": started.isoformat(timespec="seconds"), "resumed": resume is not None,
-                        "parameters": dict(parameters or {}), "netguard": netguard or found.manifest.options.netguard,
-                        "netguard_findings": findings,
-                        "health": [{"check": p.check, "problem": p.problem, "fix": p.fix} for p in runner.health]})
-    if report is not None:
-        write(Path(report), data)
-    return RunResult(ending.cause, out, ending.message, ending.hint, data)
+    with claimed(out):
+        saver = Saver(nb, out, autosave)
+        saver.save()
+        settings = Settings(cell_timeout=cell_timeout, start_timeout=start_timeout, allow_errors=bool(allow_errors),
+                            extra_argv=argv, extra_env=env,
+                            resume_command=f"kernelctl run --resume {shlex.quote(str(out))}")
+        started = datetime.now(timezone.utc)
+        began = time.monotonic()
+        runner = Run(nb, found, saver, live, settings, cwd)
+        ending = asyncio.run(runner.main(again, cells))
+        saver.save_final()
+        seconds = time.monotonic() - began
+        if ending.cause is Cause.DONE:
+            live.note(f"[kernelctl] done: {len(again) + len(cells)} cells in {seconds:.1f} s; output: {out}")
+        data = build(nb, found, runner.env, ending.cause, ending.message, source=str(source), output=out,
+                     seconds=seconds, peak_rss=runner.peak_rss,
+                     extra={"started": started.isoformat(timespec="seconds"), "resumed": resume is not None,
+                            "parameters": dict(parameters or {}),
+                            "netguard": netguard or found.manifest.options.netguard,
+                            "netguard_findings": findings,
+                            "health": [{"check": p.check, "problem": p.problem, "fix": p.fix} for p in runner.health]})
+        if report is not None:
+            write(Path(report), data)
+        return RunResult(ending.cause, out, ending.message, ending.hint, data)
 
 
 class _Discard:
