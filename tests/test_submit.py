@@ -161,7 +161,7 @@ def test_slurm_refusals_are_one_line(tmp_path: Path, batch_kernel: None, slurm_c
     proc = kernelctl("submit", str(nb), "--partition", "short", "--time", "20", check=False)
     assert_user_error(proc, 1, "Slurm refused the job: Requested time limit is invalid", "TIMELIMIT; pass --time")
     assert sorted(p.name for p in tmp_path.glob("*.sbatch")) == []  # nothing queued, no script kept
-    assert not (Path(os.environ["KERNELCTL_HOME"]) / "jobs").exists()
+    assert not list((Path(os.environ["KERNELCTL_HOME"]) / "jobs").glob("*"))  # and no record
 
 
 def test_python_api(tmp_path: Path, batch_kernel: None) -> None:
@@ -198,3 +198,27 @@ def test_a_line_break_cannot_put_a_command_into_the_script(tmp_path: Path, where
                             tasks=[Task(tmp_path / "a.ipynb", (("alpha", evil),)), Task(tmp_path / "b.ipynb")]))
     subprocess.run(["bash", "-c", text], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"}, check=True, timeout=30)
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("planted", ["file", "symlink"])
+def test_no_job_is_queued_when_its_record_cannot_be_kept(tmp_path: Path, batch_kernel: None, slurm: None,
+                                                          planted: str) -> None:
+    """The record was written after sbatch: a jobs path that is a file failed then, leaving a
+    queued job the user was told had failed and 'kernelctl jobs' never showed."""
+    jobs = Path(os.environ["KERNELCTL_HOME"]) / "jobs"
+    jobs.parent.mkdir(parents=True, exist_ok=True)
+    if planted == "file":
+        jobs.write_text("not a directory")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        jobs.symlink_to(tmp_path / "elsewhere")
+    name = f"kernelctl-record{os.getpid()}{planted}"
+    nb = notebook(tmp_path / f"{name.removeprefix('kernelctl-')}.ipynb", ["1"])
+    try:
+        proc = kernelctl("submit", str(nb), "--time", "1", check=False)
+        assert_user_error(proc, 1, f"refusing to use {jobs}")
+        queued = subprocess.run(["squeue", "-h", "-o", "%j"], capture_output=True, text=True, timeout=30).stdout
+        assert name not in queued.split()
+        assert not list(tmp_path.glob("*.sbatch")) and not list((tmp_path / "elsewhere").glob("*"))
+    finally:
+        subprocess.run(["scancel", f"--name={name}"], capture_output=True, timeout=30)

@@ -149,6 +149,7 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
     if dry_run:
         return result
     queue.slurm_command("sbatch")  # before writing anything
+    records.ready()  # a job queued without its record would be one 'kernelctl jobs' never shows
     for task in tasks:
         task.output.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(script, text, mode=0o755)
@@ -157,7 +158,7 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
     except BaseException:
         script.unlink(missing_ok=True)  # nothing queued: no script to keep
         raise
-    records.save(records.JobRecord(
+    records.save(records.JobRecord(  # after ready(), only a full disk or a race can fail here
         id=result["job_id"], notebook=str(notebook), kernel=kernel,
         submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"), script=str(script), outputs=outputs,
         reports=[str(report_path(t.output)) for t in tasks], combinations=combos, time=time, mem=mem,

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from kernelctl.fsutil import read_small_text, write_json_atomic
+from kernelctl.fsutil import own_dir, read_small_text, write_json_atomic
 from kernelctl.paths import kernelctl_home
 
 
@@ -46,8 +46,16 @@ def jobs_dir() -> Path:
     return kernelctl_home() / "jobs"
 
 
+def ready() -> Path:
+    """The jobs directory, made if missing, or the error that would keep a record out of it:
+    checked before a job is queued, so a job is never queued without its record. A symlink
+    or a directory not the user's is refused, as for kernelctl's other directories."""
+    kernelctl_home().mkdir(parents=True, exist_ok=True)
+    return own_dir(jobs_dir())
+
+
 def save(record: JobRecord) -> Path:
-    path = jobs_dir() / f"{record.id}.json"
+    path = ready() / f"{record.id}.json"
     write_json_atomic(path, asdict(record))
     return path
 
