@@ -222,3 +222,23 @@ def test_no_job_is_queued_when_its_record_cannot_be_kept(tmp_path: Path, batch_k
         assert not list(tmp_path.glob("*.sbatch")) and not list((tmp_path / "elsewhere").glob("*"))
     finally:
         subprocess.run(["scancel", f"--name={name}"], capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize("spelling", ["sub/../nb.ipynb", "link.ipynb"])
+def test_an_output_that_is_the_notebook_by_another_name_is_refused(tmp_path: Path, spelling: str) -> None:
+    """Only the exact path was compared: the job queued, then its run refused after the wait."""
+    from kernelctl.commands.submit import submit
+
+    nb = notebook(tmp_path / "nb.ipynb", ["1"])
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.ipynb").symlink_to(nb)
+    with pytest.raises(UsageError, match="would overwrite the notebook itself"):
+        submit(nb, "batch", tmp_path / spelling, dry_run=True)
+
+
+def test_a_job_script_that_would_replace_the_notebook_is_refused(tmp_path: Path) -> None:
+    from kernelctl.commands.submit import submit
+
+    nb = notebook(tmp_path / "x.sbatch", ["1"])  # the script of -o x.ipynb is x.sbatch
+    with pytest.raises(UsageError, match="would overwrite the notebook itself"):
+        submit(nb, "batch", tmp_path / "x.ipynb", dry_run=True)

@@ -105,7 +105,9 @@ def _checked_tasks(notebook: Path | None, kernel: str | None, output: Path | Non
         notebook = notebook.absolute()
         nb = read_notebook(notebook)
         tasks, combos = _tasks(notebook, output, sweeps)
-    if any(task.output == notebook for task in tasks):
+    # resolved: "-o sub/../nb.ipynb" or a symlink to the notebook is the notebook too
+    written = [path for task in tasks for path in (task.output, report_path(task.output))]
+    if notebook.resolve() in {path.resolve() for path in [*written, _script_path(notebook, tasks)]}:
         raise UsageError("the output would overwrite the notebook itself",
                          "Give -o another path: the input is never modified.")
     swept = list(combos[0]) if combos else []
