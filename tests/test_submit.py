@@ -242,3 +242,10 @@ def test_a_job_script_that_would_replace_the_notebook_is_refused(tmp_path: Path)
     nb = notebook(tmp_path / "x.sbatch", ["1"])  # the script of -o x.ipynb is x.sbatch
     with pytest.raises(UsageError, match="would overwrite the notebook itself"):
         submit(nb, "batch", tmp_path / "x.ipynb", dry_run=True)
+
+
+def test_a_sweep_too_large_for_a_job_array_is_refused_before_it_is_built() -> None:
+    thousand = ",".join(map(str, range(1000)))
+    assert len(sweep.combinations([f"a={thousand}"])) == 1000
+    with pytest.raises(UsageError, match="gives 1,000,000 combinations, more than the 10,000"):
+        sweep.combinations([f"a={thousand}", f"b={thousand}"])

@@ -4,6 +4,7 @@ values, one combination per Slurm array task and one output notebook per combina
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import string
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ from kernelctl.errors import UsageError
 
 Combination = dict[str, str]
 
+# Slurm's MaxArraySize is 1001 unless a site raises it; beyond this no site's array is useful.
+MAX_COMBINATIONS = 10_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Characters that would make a file name awkward to type or split a path.
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
@@ -38,6 +41,10 @@ def combinations(sweeps: Sequence[str]) -> list[Combination]:
     if repeated:
         raise UsageError(f"--sweep names {', '.join(repeated)} more than once",
                          "Give all values of a parameter in one --sweep NAME=V1,V2,...")
+    count = math.prod(len(values) for _, values in parsed)
+    if count > MAX_COMBINATIONS:  # checked before building them: a million took a minute and 2 GB
+        raise UsageError(f"--sweep gives {count:,} combinations, more than the {MAX_COMBINATIONS:,} one job array "
+                         "may hold", "Sweep fewer values, or split the sweep over several submits.")
     return [dict(zip(names, values)) for values in itertools.product(*(v for _, v in parsed))]
 
 
