@@ -249,3 +249,12 @@ def test_a_sweep_too_large_for_a_job_array_is_refused_before_it_is_built() -> No
     assert len(sweep.combinations([f"a={thousand}"])) == 1000
     with pytest.raises(UsageError, match="gives 1,000,000 combinations, more than the 10,000"):
         sweep.combinations([f"a={thousand}", f"b={thousand}"])
+
+
+@pytest.mark.parametrize("arg", ["--array=0-3", "-a0-3", "-a", "--wrap=hostname"])
+def test_sbatch_args_that_would_undo_the_script_are_refused(arg: str) -> None:
+    """An --array of its own ran one notebook N times into one output; --wrap replaced the run."""
+    with pytest.raises(UsageError, match="kernelctl submit sets"):
+        options.check_sbatch_arg(arg)
+    assert options.check_sbatch_arg("--account=def-x") == "--account=def-x"
+    assert options.check_sbatch_arg("--qos=high") == "--qos=high"
