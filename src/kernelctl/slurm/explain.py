@@ -34,7 +34,19 @@ def read_json(path: Path) -> dict[str, Any] | None:
         data = json.loads(read_small_text(path, _REPORT_MAX))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and _readable(data) else None
+
+
+def _readable(report: dict[str, Any]) -> bool:
+    """Whether the fields :func:`explain` reads have the types the run writes (a damaged
+    report is no report, not a traceback in ``kernelctl jobs``)."""
+    ending = report.get("exit", {})
+    cells = report.get("cells", [])
+    return (isinstance(ending, dict) and isinstance(ending.get("code", 0), int)
+            and isinstance(ending.get("message", ""), str)
+            and all(isinstance(report.get(k, 0), (int, float)) for k in ("seconds", "peak_rss_bytes"))
+            and isinstance(cells, list)
+            and all(isinstance(c, dict) and isinstance(c.get("number"), int) for c in cells))
 
 
 def cell_progress(output: Path) -> tuple[int, int, int | None]:

@@ -7,8 +7,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from kernelctl.errors import UsageError
 from kernelctl.fsutil import own_dir, read_small_text, write_json_atomic
 from kernelctl.paths import kernelctl_home
+from kernelctl.slurm.options import check_mem, time_seconds
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,13 @@ def parse(text: str) -> JobRecord:
             or not isinstance(record.combinations, list) or len(record.combinations) not in (0, n)
             or not all(isinstance(c, dict) for c in record.combinations)):
         raise ValueError("not a job record kernelctl wrote")
+    try:  # what explain.py computes more time and memory from
+        if record.time is not None:
+            time_seconds(record.time)
+        if record.mem is not None:
+            check_mem(record.mem)
+    except UsageError as err:
+        raise ValueError(err.message) from None
     return record
 
 
