@@ -101,3 +101,11 @@ def test_two_runs_cannot_write_the_same_output_at_once(tmp_path: Path) -> None:
     with claimed(out):  # free again once the first run ended
         pass
     assert list(work.iterdir()) == []  # the claim adds nothing beside the user's files
+
+
+def test_a_report_path_that_is_a_directory_is_refused_before_the_run(tmp_path: Path) -> None:
+    """It failed only after the whole run, with an IsADirectoryError."""
+    nb = _notebook(tmp_path / "n.ipynb")
+    (tmp_path / "r").mkdir()
+    with pytest.raises(UsageError, match="--report .* is a directory"):
+        run(nb, "x", report=tmp_path / "r", echo=False)

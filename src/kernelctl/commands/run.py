@@ -139,11 +139,11 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
     if out.is_dir():
         raise UsageError(f"the output {out} is a directory",
                          "Pass the path of a notebook file to write, e.g. -o DIR/x.ipynb.")
-    clash = {source.resolve(): "notebook", out.resolve(): "output notebook"}.get(Path(report).resolve()) \
-        if report is not None else None
-    if clash:
-        raise UsageError(f"--report {report} would overwrite the {clash}",
-                         "Pass another path for the JSON report, e.g. --report run.json.")
+    if report is not None:  # checked before the run, not found out after it
+        clash = {source.resolve(): "notebook", out.resolve(): "output notebook"}.get(Path(report).resolve())
+        if clash or Path(report).is_dir():
+            raise UsageError(f"--report {report} " + (f"would overwrite the {clash}" if clash else "is a directory"),
+                             "Pass another path for the JSON report, e.g. --report run.json.")
     if netguard is not None and netguard not in MODES:
         raise UsageError(f"--netguard must be one of {', '.join(MODES)}, not {netguard!r}")
     for name, value in (("--cell-timeout", cell_timeout), ("--start-timeout", start_timeout),
