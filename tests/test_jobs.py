@@ -101,3 +101,66 @@ def test_queue_output_parsing() -> None:
     assert queue.parse_sacct("40|CANCELLED by 0|None\n41_2|TIMEOUT|TimeLimit\n42|OUT_OF_MEMORY|OutOfMemory\n") == {
         "40": ("CANCELLED", "None"), "41_2": ("TIMEOUT", "TimeLimit"), "42": ("OUT_OF_MEMORY", "OutOfMemory")}
     assert queue.hint_for("invalid account or account/partition combination specified").startswith("Run 'sacctmgr")
+
+
+def test_damaged_records_are_skipped_and_paths_that_would_block_are_not_read(tmp_path: Path) -> None:
+    """A damaged, hand-edited or planted file in KERNELCTL_HOME/jobs hides only itself: no
+    traceback, and no read that never ends (a FIFO, /dev/zero as the log)."""
+    import json
+    import os
+
+    jobs = records.jobs_dir()
+    jobs.mkdir(parents=True)
+    good = {"id": "990200", "notebook": str(tmp_path / "nb.ipynb"), "kernel": "batch",
+            "submitted": "2026-01-01T00:00:00+00:00", "script": str(tmp_path / "x.sbatch"),
+            "outputs": [str(tmp_path / "o.ipynb")], "reports": [str(tmp_path / "o.report.json")]}
+    damaged = [{"outputs": [], "reports": []}, {"id": 990202}, {"reports": []}, {"outputs": "/o", "reports": "/r"},
+               {"submitted": None}, {"combinations": ["x"]}, {"outputs": [str(tmp_path / "a"), str(tmp_path / "b")]},
+               {"time": 5}, {"id": "../x"}]
+    for n, change in enumerate(damaged):
+        (jobs / f"9903{n:02}.json").write_text(json.dumps({**good, "id": f"9903{n:02}", **change}))
+    (jobs / "a.json").write_text("[1, 2")
+    (jobs / "b.json").write_text("[1, 2]")
+    (jobs / "c.json").mkdir()
+    os.mkfifo(jobs / "d.json")
+    fifo = tmp_path / "fifo.out.ipynb"
+    os.mkfifo(fifo)
+    os.mkfifo(tmp_path / "fifo.report.json")
+    (jobs / "990200.json").write_text(json.dumps({**good, "outputs": [str(fifo)],
+                                                   "reports": [str(tmp_path / "fifo.report.json")],
+                                                   "log": "/dev/zero"}))
+    listed = json.loads(kernelctl("jobs", "--json", timeout=60).stdout)["jobs"]
+    assert [(j["id"], j["state"]) for j in listed] == [("990200", "UNKNOWN")]
+
+
+@pytest.mark.parametrize("damaged", [
+    {"exit": {"code": 6, "message": "SIGTERM"}, "seconds": "x"}, {"exit": [1]},
+    {"exit": {"code": 6, "message": "SIGUSR1"}, "cells": [{"status": "interrupted"}]},
+    {"exit": {"code": 4, "message": "SIGKILL"}, "peak_rss_bytes": "big"}, {"exit": {"code": 6, "message": 5}},
+])
+def test_a_damaged_report_is_no_report(tmp_path: Path, damaged: dict[str, object]) -> None:
+    """Each of these was a ValueError/KeyError/AttributeError/TypeError traceback in 'kernelctl jobs'."""
+    import json
+
+    path = tmp_path / "o.report.json"
+    path.write_text(json.dumps(damaged))
+    assert explain.read_json(path) is None
+    output = tmp_path / "o.ipynb"
+    assert explain.explain(explain.state_from_report(None, "60"), "", None, output, "60").startswith("Slurm no longer")
+    path.write_text(json.dumps({"exit": {"code": 6, "message": "SIGUSR1"}, "seconds": 1.5, "peak_rss_bytes": 0,
+                                "cells": [{"number": 3, "status": "interrupted"}]}))
+    report = explain.read_json(path)
+    assert explain.explain(explain.state_from_report(report, "60"), "", report, output, "60").startswith(
+        "ran out of time at cell 3 (it had 60)")
+
+
+@pytest.mark.parametrize("field, value", [("time", "abc"), ("mem", "zzz"), ("time", "0")])
+def test_a_record_with_a_damaged_time_or_mem_is_skipped(field: str, value: str) -> None:
+    """'kernelctl jobs' computed more time/memory from them: a usage error or ValueError for the whole list."""
+    import json
+
+    good = {"id": "990300", "notebook": "/nb.ipynb", "kernel": "batch", "submitted": "2026-01-01T00:00:00+00:00",
+            "script": "/x.sbatch", "outputs": ["/o.ipynb"], "reports": ["/o.report.json"], "time": "60", "mem": "4G"}
+    assert records.parse(json.dumps(good)).time == "60"
+    with pytest.raises(ValueError):
+        records.parse(json.dumps({**good, field: value}))

@@ -148,8 +148,8 @@ def test_cell_error_exit_1_names_cell_and_stops(home: dict[str, str], tmp_path: 
 def test_cell_timeout_exit_3(home: dict[str, str], tmp_path: Path) -> None:
     nb = notebook(tmp_path / "slow.ipynb", "import time", "time.sleep(60)", "print('never')")
     began = time.monotonic()
-    proc = run(str(nb), "--cell-timeout", "2")
-    assert_user_error(proc, 3, "cell 2 ran longer than --cell-timeout (2 s)")
+    proc = run(str(nb), "--cell-timeout", "1.5", "--start-timeout", "59.5")  # fractions were a TraitError
+    assert_user_error(proc, 3, "cell 2 ran longer than --cell-timeout (1.5 s)")
     assert time.monotonic() - began < 50
     assert [status(c) for c in code_cells(tmp_path / "slow.out.ipynb")] == ["completed", "timeout", "pending"]
 

@@ -78,3 +78,54 @@ def test_resume_plan_reruns_finished_setup_and_parameter_cells_then_continues() 
         cell.metadata["tags"] = tag
         state.mark(cell, status)
     assert state.resume_plan(nb) == ([0, 1, 2], [4, 5, 6])
+
+
+def test_a_python_keyword_is_not_a_parameter_name_but_is_one_in_r() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell("x = 1"))
+    with pytest.raises(UsageError, match="'class' is not a valid variable name"):
+        params.inject(nb, {"class": 1}, "python")
+    params.inject(nb, {"class": 1}, "R")
+    assert "class <- 1L" in nb.cells[0].source
+
+
+def test_yaml_values_become_what_json_holds_so_the_output_can_record_them() -> None:
+    loaded = params.load_yaml("when: 2024-01-02\nnested: {at: [2024-01-03, 1], tags: !!set {a: null}}\n", "-y")
+    assert loaded == {"when": "2024-01-02", "nested": {"at": ["2024-01-03", 1], "tags": "{'a'}"}}
+    state.record_settings(nb := nbformat.v4.new_notebook(), {"parameters": loaded})
+    assert nbformat.reads(nbformat.writes(nb), as_version=4).metadata.kernelctl.run.parameters == loaded
+
+
+@pytest.mark.parametrize("text", [
+    "a: &a [*a]\n",  # refers to itself
+    "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(  # 10^7 values from 7 lines
+        f"{n}: &{n} [{', '.join(['*' + p] * 10)}]\n" for p, n in zip("abcdef", "bcdefg")),
+])
+def test_self_referring_or_exploding_yaml_is_a_usage_error(text: str) -> None:
+    with pytest.raises(UsageError, match="expand to more than 100,000 values, or refer to themselves"):
+        params.load_yaml(text, "p.yaml")
+
+
+@pytest.mark.parametrize("damage", [
+    {"run": [1, 2]}, {"run": {"source": 5}}, "junk",
+    {"run": {"source": "/nb.ipynb", "kernel": ["x"], "parameters": {}, "allow_errors": False}},
+    {"run": {"source": "/nb.ipynb", "kernel": "k", "parameters": [1], "allow_errors": False}},
+    {"run": {"source": "/nb.ipynb", "kernel": "k", "parameters": {}, "allow_errors": False, "cell_timeout": "x"}},
+])
+def test_a_damaged_run_record_is_no_run_record(damage: object) -> None:
+    """Resuming such a file is the usage error for a notebook kernelctl did not write, not a TypeError."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelctl"] = damage
+    assert state.run_settings(nb) == {}
+    state.record_settings(good := nbformat.v4.new_notebook(), {"source": "/nb.ipynb", "kernel": "k", "parameters": {},
+                                                               "cell_timeout": None, "allow_errors": False,
+                                                               "netguard": None})
+    assert state.run_settings(good)["kernel"] == "k"
+
+
+def test_a_damaged_cell_status_counts_as_not_finished() -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("a = 1"), nbformat.v4.new_code_cell("b = 2")]
+    state.mark(nb.cells[0], "completed")
+    nb.cells[1].metadata["kernelctl"] = "junk"
+    assert state.status(nb.cells[1]) == "pending" and state.resume_plan(nb) == ([], [1])

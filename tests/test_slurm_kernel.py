@@ -116,3 +116,28 @@ def test_the_outer_jobs_variables_do_not_reach_the_kernels_job() -> None:
              "SLURM_CONF": "/etc/slurm/slurm.conf", "JPY_SESSION_NAME": "x.ipynb"}
     assert jobs.job_environment(outer) == {"PATH": "/usr/bin", "SLURM_CONF": "/etc/slurm/slurm.conf",
                                            "JPY_SESSION_NAME": "x.ipynb"}
+
+
+@pytest.mark.parametrize("wait", ["nan", "inf", "-inf", "0", "-5"])
+def test_slurm_wait_must_be_a_finite_positive_number(wait: str) -> None:
+    """nan/inf passed the old ``<= 0`` check and went into kernel.json as NaN/Infinity."""
+    from kernelctl.commands.slurm import check_wait
+
+    with pytest.raises(UsageError, match="--slurm-wait must be a positive number"):
+        check_wait(float(wait))
+    assert check_wait(600.0) == 600.0
+
+
+def test_a_line_break_in_the_notebooks_directory_cannot_add_a_command(tmp_path: Path) -> None:
+    """The directory went into '#SBATCH --chdir=...', where a line break ends the line and the
+    rest ran as a command of the kernel's job."""
+    import subprocess
+
+    cwd = tmp_path / "nb\ntouch pwned #"
+    cwd.mkdir()
+    script = jobscript.render("k1", "myenv", tmp_path / "run", ["--time=60"], str(cwd), python="true")
+    assert "--chdir" not in script
+    # bash runs the script up to the agent's exec ('true' here) in that very directory, and nothing else
+    subprocess.run(["bash", "-c", script.replace("exec true", "pwd > where; exec true")], check=True, timeout=30,
+                   cwd=tmp_path)
+    assert (cwd / "where").read_text() == f"{cwd}\n" and not list(tmp_path.rglob("pwned"))

@@ -161,7 +161,7 @@ def test_slurm_refusals_are_one_line(tmp_path: Path, batch_kernel: None, slurm_c
     proc = kernelctl("submit", str(nb), "--partition", "short", "--time", "20", check=False)
     assert_user_error(proc, 1, "Slurm refused the job: Requested time limit is invalid", "TIMELIMIT; pass --time")
     assert sorted(p.name for p in tmp_path.glob("*.sbatch")) == []  # nothing queued, no script kept
-    assert not (Path(os.environ["KERNELCTL_HOME"]) / "jobs").exists()
+    assert not list((Path(os.environ["KERNELCTL_HOME"]) / "jobs").glob("*"))  # and no record
 
 
 def test_python_api(tmp_path: Path, batch_kernel: None) -> None:
@@ -174,3 +174,87 @@ def test_python_api(tmp_path: Path, batch_kernel: None) -> None:
     with pytest.raises(kernelctl.UsageError, match="has no parameter m"):
         kernelctl.submit(nb, parameters=[("m", "2")], dry_run=True)
     assert kernelctl.list_jobs() == []
+
+
+@pytest.mark.parametrize("field", ["{alpha:>999999999999}", "{alpha!r}", "{alpha:x}"])
+def test_output_template_fields_are_plain_names(tmp_path: Path, field: str) -> None:
+    combos = sweep.combinations(["alpha=1,2"])
+    with pytest.raises(UsageError, match="format or conversion"):
+        sweep.sweep_outputs(tmp_path / f"out-{field}.ipynb", tmp_path / "x.out.ipynb", combos)
+
+
+@pytest.mark.parametrize("where", ["notebook", "option", "extra"])
+def test_a_line_break_cannot_put_a_command_into_the_script(tmp_path: Path, where: str) -> None:
+    """Comment and #SBATCH lines are not shell-quoted: a line break there would make the rest a command."""
+    evil = "x\ntouch " + str(tmp_path / "pwned") + " #"
+    folder = tmp_path / evil if where == "notebook" else tmp_path
+    job = JobScript(notebook=folder / "nb.ipynb", kernel="k", tasks=[Task(tmp_path / "nb.out.ipynb")],
+                    kernelctl=["true"], sbatch=[f"--account={evil}"] if where == "option" else [],
+                    extra=[f"--comment={evil}"] if where == "extra" else [])
+    with pytest.raises(UsageError, match="has a line break"):
+        render(job)
+    # where quoting applies (the body), a line break in a value stays a value
+    text = render(JobScript(notebook=tmp_path / "nb.ipynb", kernel="k", kernelctl=["true"],
+                            tasks=[Task(tmp_path / "a.ipynb", (("alpha", evil),)), Task(tmp_path / "b.ipynb")]))
+    subprocess.run(["bash", "-c", text], env={**os.environ, "SLURM_ARRAY_TASK_ID": "0"}, check=True, timeout=30)
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("planted", ["file", "symlink"])
+def test_no_job_is_queued_when_its_record_cannot_be_kept(tmp_path: Path, batch_kernel: None, slurm: None,
+                                                          planted: str) -> None:
+    """The record was written after sbatch: a jobs path that is a file failed then, leaving a
+    queued job the user was told had failed and 'kernelctl jobs' never showed."""
+    jobs = Path(os.environ["KERNELCTL_HOME"]) / "jobs"
+    jobs.parent.mkdir(parents=True, exist_ok=True)
+    if planted == "file":
+        jobs.write_text("not a directory")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        jobs.symlink_to(tmp_path / "elsewhere")
+    name = f"kernelctl-record{os.getpid()}{planted}"
+    nb = notebook(tmp_path / f"{name.removeprefix('kernelctl-')}.ipynb", ["1"])
+    try:
+        proc = kernelctl("submit", str(nb), "--time", "1", check=False)
+        assert_user_error(proc, 1, f"refusing to use {jobs}")
+        queued = subprocess.run(["squeue", "-h", "-o", "%j"], capture_output=True, text=True, timeout=30).stdout
+        assert name not in queued.split()
+        assert not list(tmp_path.glob("*.sbatch")) and not list((tmp_path / "elsewhere").glob("*"))
+    finally:
+        subprocess.run(["scancel", f"--name={name}"], capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize("spelling", ["sub/../nb.ipynb", "link.ipynb"])
+def test_an_output_that_is_the_notebook_by_another_name_is_refused(tmp_path: Path, spelling: str) -> None:
+    """Only the exact path was compared: the job queued, then its run refused after the wait."""
+    from kernelctl.commands.submit import submit
+
+    nb = notebook(tmp_path / "nb.ipynb", ["1"])
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.ipynb").symlink_to(nb)
+    with pytest.raises(UsageError, match="would overwrite the notebook itself"):
+        submit(nb, "batch", tmp_path / spelling, dry_run=True)
+
+
+def test_a_job_script_that_would_replace_the_notebook_is_refused(tmp_path: Path) -> None:
+    from kernelctl.commands.submit import submit
+
+    nb = notebook(tmp_path / "x.sbatch", ["1"])  # the script of -o x.ipynb is x.sbatch
+    with pytest.raises(UsageError, match="would overwrite the notebook itself"):
+        submit(nb, "batch", tmp_path / "x.ipynb", dry_run=True)
+
+
+def test_a_sweep_too_large_for_a_job_array_is_refused_before_it_is_built() -> None:
+    thousand = ",".join(map(str, range(1000)))
+    assert len(sweep.combinations([f"a={thousand}"])) == 1000
+    with pytest.raises(UsageError, match="gives 1,000,000 combinations, more than the 10,000"):
+        sweep.combinations([f"a={thousand}", f"b={thousand}"])
+
+
+@pytest.mark.parametrize("arg", ["--array=0-3", "-a0-3", "-a", "--wrap=hostname"])
+def test_sbatch_args_that_would_undo_the_script_are_refused(arg: str) -> None:
+    """An --array of its own ran one notebook N times into one output; --wrap replaced the run."""
+    with pytest.raises(UsageError, match="kernelctl submit sets"):
+        options.check_sbatch_arg(arg)
+    assert options.check_sbatch_arg("--account=def-x") == "--account=def-x"
+    assert options.check_sbatch_arg("--qos=high") == "--qos=high"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import shlex
+import stat
 import sys
 import time
 import warnings
@@ -33,13 +35,21 @@ def read_notebook(path: Path) -> Any:
     from nbformat.validator import MissingIDFieldWarning
 
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO or device would block the read forever
+            raise UsageError(f"{path} is not a regular file", "Pass the path of an .ipynb file.")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", MissingIDFieldWarning)  # given ids below
             nb = nbformat.read(path, as_version=4)
         nb.nbformat_minor = max(nb.nbformat_minor, 5)
-        for cell in nb.cells:
+        for number, cell in enumerate(nb.cells, 1):
+            # nbformat.read only logs schema errors; a cell the run cannot handle is refused here
+            if not isinstance(cell.get("source"), str) or not isinstance(cell.get("metadata"), dict):
+                raise UsageError(f"{path} is not a valid Jupyter notebook: cell {number} has no text source",
+                                 "Open and save it in JupyterLab, or pass an .ipynb file saved by Jupyter.")
             cell.setdefault("id", random_cell_id())
         return nb
+    except UsageError:
+        raise
     except FileNotFoundError:
         raise UsageError(f"no such notebook: {path}", "Pass the path of an .ipynb file.") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -92,17 +102,18 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
     from kernelctl.notebook.kernel import netguard_settings, resolve
     from kernelctl.notebook.live import Live
     from kernelctl.notebook.report import build, write
-    from kernelctl.notebook.saving import Saver
+    from kernelctl.notebook.saving import Saver, claimed
 
     if resume is not None:
-        if parameters:
-            raise UsageError("--resume keeps the parameters of the run it resumes",
-                             "Leave out -p/-f/-y, or start a new run without --resume.")
+        if parameters or output is not None:
+            raise UsageError("--resume continues the run into its own output, with its parameters",
+                             "Leave out -o/-p/-f/-y, or start a new run without --resume.")
         out = Path(resume).absolute()
         nb = read_notebook(out)
         recorded = state.run_settings(nb)
         if not recorded.get("source"):
-            raise UsageError(f"{out} was not written by 'kernelctl run'", "Pass the output notebook of a stopped run.")
+            raise UsageError(f"{out} was not written by 'kernelctl run' (or its record of the run is damaged)",
+                         "Pass the output notebook of a stopped run.")
         source = Path(recorded["source"])
         if notebook is not None and Path(notebook).absolute() != source:
             raise UsageError(f"{out} is the output of {source}, not of {notebook}",
@@ -125,11 +136,19 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
         if out == source or (out.exists() and source.exists() and out.samefile(source)):
             raise UsageError(f"the output {out} is the notebook itself", "Pass another --output path.")
         again, cells = [], []
+    if out.is_dir():
+        raise UsageError(f"the output {out} is a directory",
+                         "Pass the path of a notebook file to write, e.g. -o DIR/x.ipynb.")
+    if report is not None:  # checked before the run, not found out after it
+        clash = {source.resolve(): "notebook", out.resolve(): "output notebook"}.get(Path(report).resolve())
+        if clash or Path(report).is_dir():
+            raise UsageError(f"--report {report} " + (f"would overwrite the {clash}" if clash else "is a directory"),
+                             "Pass another path for the JSON report, e.g. --report run.json.")
     if netguard is not None and netguard not in MODES:
         raise UsageError(f"--netguard must be one of {', '.join(MODES)}, not {netguard!r}")
     for name, value in (("--cell-timeout", cell_timeout), ("--start-timeout", start_timeout),
                         ("--autosave", autosave)):
-        if value is not None and value <= 0:
+        if value is not None and not 0 < value < math.inf:  # nan passed '<= 0' and made autosave spin
             raise UsageError(f"{name} must be a positive number of seconds, not {value:g}")
     found = resolve(kernel, nb, source)
     live = Live(out=sys.stdout if echo is True else echo or _Discard())
@@ -149,28 +168,30 @@ def run(notebook: str | Path | None = None, kernel: str | None = None, output: s
     for f in findings:
         live.warn(f"netguard: cell {f['cell']} line {f['line']}: {f['rule']} {f['message']} — {f['hint']}")
 
-    saver = Saver(nb, out, autosave)
-    saver.save()
-    settings = Settings(cell_timeout=cell_timeout, start_timeout=start_timeout, allow_errors=bool(allow_errors),
-                        extra_argv=argv, extra_env=env,
-                        resume_command=f"kernelctl run --resume {shlex.quote(str(out))}")
-    started = datetime.now(timezone.utc)
-    began = time.monotonic()
-    runner = Run(nb, found, saver, live, settings, cwd)
-    ending = asyncio.run(runner.main(again, cells))
-    saver.save_final()
-    seconds = time.monotonic() - began
-    if ending.cause is Cause.DONE:
-        live.note(f"[kernelctl] done: {len(again) + len(cells)} cells in {seconds:.1f} s; output: {out}")
-    data = build(nb, found, runner.env, ending.cause, ending.message, source=str(source), output=out,
-                 seconds=seconds, peak_rss=runner.peak_rss,
-                 extra={"started": started.isoformat(timespec="seconds"), "resumed": resume is not None,
-                        "parameters": dict(parameters or {}), "netguard": netguard or found.manifest.options.netguard,
-                        "netguard_findings": findings,
-                        "health": [{"check": p.check, "problem": p.problem, "fix": p.fix} for p in runner.health]})
-    if report is not None:
-        write(Path(report), data)
-    return RunResult(ending.cause, out, ending.message, ending.hint, data)
+    with claimed(out):
+        saver = Saver(nb, out, autosave)
+        saver.save()
+        settings = Settings(cell_timeout=cell_timeout, start_timeout=start_timeout, allow_errors=bool(allow_errors),
+                            extra_argv=argv, extra_env=env,
+                            resume_command=f"kernelctl run --resume {shlex.quote(str(out))}")
+        started = datetime.now(timezone.utc)
+        began = time.monotonic()
+        runner = Run(nb, found, saver, live, settings, cwd)
+        ending = asyncio.run(runner.main(again, cells))
+        saver.save_final()
+        seconds = time.monotonic() - began
+        if ending.cause is Cause.DONE:
+            live.note(f"[kernelctl] done: {len(again) + len(cells)} cells in {seconds:.1f} s; output: {out}")
+        data = build(nb, found, runner.env, ending.cause, ending.message, source=str(source), output=out,
+                     seconds=seconds, peak_rss=runner.peak_rss,
+                     extra={"started": started.isoformat(timespec="seconds"), "resumed": resume is not None,
+                            "parameters": dict(parameters or {}),
+                            "netguard": netguard or found.manifest.options.netguard,
+                            "netguard_findings": findings,
+                            "health": [{"check": p.check, "problem": p.problem, "fix": p.fix} for p in runner.health]})
+        if report is not None:
+            write(Path(report), data)
+        return RunResult(ending.cause, out, ending.message, ending.hint, data)
 
 
 class _Discard:

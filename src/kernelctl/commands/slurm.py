@@ -4,6 +4,7 @@ make it local again."""
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from kernelctl import kernelspec
@@ -16,7 +17,8 @@ from kernelctl.slurmkernel import spec as slurm_spec
 
 
 def check_wait(seconds: float) -> float:
-    if seconds <= 0:
+    # nan and inf would be written into kernel.json as NaN/Infinity, which is not JSON to a browser
+    if not 0 < seconds < math.inf:
         raise UsageError(f"--slurm-wait must be a positive number of seconds, not {seconds:g}",
                          "Give the longest queue wait to accept, e.g. --slurm-wait 600.")
     return seconds

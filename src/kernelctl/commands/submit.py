@@ -77,7 +77,8 @@ def _resumed(notebook: Path | None, resume: Path, parameters: Sequence[Any], swe
     out = read_notebook(resume)
     source = state.run_settings(out).get("source")
     if not source:
-        raise UsageError(f"{resume} was not written by 'kernelctl run'", "Pass the output notebook of a stopped run.")
+        raise UsageError(f"{resume} was not written by 'kernelctl run' (or its record of the run is damaged)",
+                         "Pass the output notebook of a stopped run.")
     if notebook is not None and notebook.absolute() != Path(source):
         raise UsageError(f"{resume} is the output of {source}, not of {notebook}", "Leave out NOTEBOOK with --resume.")
     if not state.resume_plan(out)[1]:
@@ -104,7 +105,9 @@ def _checked_tasks(notebook: Path | None, kernel: str | None, output: Path | Non
         notebook = notebook.absolute()
         nb = read_notebook(notebook)
         tasks, combos = _tasks(notebook, output, sweeps)
-    if any(task.output == notebook for task in tasks):
+    # resolved: "-o sub/../nb.ipynb" or a symlink to the notebook is the notebook too
+    written = [path for task in tasks for path in (task.output, report_path(task.output))]
+    if notebook.resolve() in {path.resolve() for path in [*written, _script_path(notebook, tasks)]}:
         raise UsageError("the output would overwrite the notebook itself",
                          "Give -o another path: the input is never modified.")
     swept = list(combos[0]) if combos else []
@@ -148,6 +151,7 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
     if dry_run:
         return result
     queue.slurm_command("sbatch")  # before writing anything
+    records.ready()  # a job queued without its record would be one 'kernelctl jobs' never shows
     for task in tasks:
         task.output.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(script, text, mode=0o755)
@@ -156,7 +160,7 @@ def submit(notebook: Path | None, kernel: str | None = None, output: Path | None
     except BaseException:
         script.unlink(missing_ok=True)  # nothing queued: no script to keep
         raise
-    records.save(records.JobRecord(
+    records.save(records.JobRecord(  # after ready(), only a full disk or a race can fail here
         id=result["job_id"], notebook=str(notebook), kernel=kernel,
         submitted=datetime.now(timezone.utc).isoformat(timespec="seconds"), script=str(script), outputs=outputs,
         reports=[str(report_path(t.output)) for t in tasks], combinations=combos, time=time, mem=mem,

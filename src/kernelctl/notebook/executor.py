@@ -11,6 +11,7 @@ and end the run with the running cell marked ``interrupted``.
 from __future__ import annotations
 
 import asyncio
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -139,8 +140,10 @@ class Run:
         loop = asyncio.get_running_loop()
         health = loop.run_in_executor(None, doctor_problems, self.kernel.spec)
         client = self._client = _Client(
-            self.nb, kernel_name=self.kernel.spec.name, timeout=self.settings.cell_timeout,
-            startup_timeout=self.settings.start_timeout, allow_errors=self.settings.allow_errors,
+            # nbclient's timeouts are whole seconds (a float such as 1.5 is a TraitError)
+            self.nb, kernel_name=self.kernel.spec.name,
+            timeout=None if self.settings.cell_timeout is None else math.ceil(self.settings.cell_timeout),
+            startup_timeout=math.ceil(self.settings.start_timeout), allow_errors=self.settings.allow_errors,
             resources={"metadata": {"path": str(self.cwd)}},
         )
         client.live = self.live

@@ -10,6 +10,7 @@ floats, else strings.
 from __future__ import annotations
 
 import json
+import keyword
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -53,7 +54,34 @@ def load_yaml(text: str, origin: str) -> dict[str, Any]:
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise UsageError(f"parameters in {origin} must be a mapping of names to values",
                          "Write NAME: VALUE pairs, one a line (YAML) or a JSON object.")
-    return data
+    budget = [MAX_VALUES]
+    try:
+        return {name: _plain(value, budget) for name, value in data.items()}
+    except (ValueError, RecursionError):
+        raise UsageError(f"the parameters in {origin} expand to more than {MAX_VALUES:,} values, or refer to "
+                         "themselves (YAML anchors and aliases)",
+                         "Give plain values; a large input belongs in a file the notebook reads.") from None
+
+
+# Values a parameters file may expand to: YAML aliases can make a few lines stand for billions.
+MAX_VALUES = 100_000
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain(value: Any, budget: list[int]) -> Any:
+    """``value`` as JSON holds it (the run records the parameters in the output notebook):
+    other scalars (YAML dates, sets...) become their text, as :func:`literal` writes them.
+    Each value expanded counts against ``budget``; ValueError when it runs out."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ValueError("too many values")
+    if isinstance(value, _SCALARS):
+        return value
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, _SCALARS) else str(k): _plain(v, budget) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, budget) for v in value]
+    return str(value)
 
 
 def load_file(path: Path) -> dict[str, Any]:
@@ -154,7 +182,7 @@ def inject(nb: Any, parameters: Mapping[str, Any], language: str) -> list[str]:
     if not parameters:
         return []
     for name in parameters:
-        if not name.isidentifier():
+        if not name.isidentifier() or (language.lower() == "python" and keyword.iskeyword(name)):
             raise UsageError(f"parameter name {name!r} is not a valid variable name",
                              "Name parameters as the notebook's parameters cell does, e.g. -p alpha 0.5.")
     nb.cells = [c for c in nb.cells if INJECTED_TAG not in _tags(c)]

@@ -4,12 +4,19 @@ a complete, valid notebook holding everything produced so far."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import hashlib
 import json
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kernelctl.fsutil import write_atomic
+from kernelctl.errors import KernelctlError
+from kernelctl.fsutil import open_own_file, own_dir, write_atomic
+from kernelctl.paths import kernelctl_home
 
 
 def compact(nb: Any) -> str:
@@ -45,3 +52,30 @@ class Saver:
             await asyncio.sleep(max(0.0, self._last + self.interval - time.monotonic()))
             if time.monotonic() - self._last >= self.interval:
                 self.save()
+
+
+@contextmanager
+def claimed(path: Path) -> Iterator[None]:
+    """Hold the right to write the output ``path`` while inside: a second run into the same
+    output fails at once instead of the two overwriting each other's saves.
+
+    The claim is an ``flock`` on a file in ``$KERNELCTL_HOME/run-locks`` named by the output's
+    resolved path (nothing is added beside the user's files); the kernel drops it when the
+    run ends, however it ends.
+    """
+    home = kernelctl_home()
+    home.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:32]
+    fd = open_own_file(own_dir(home / "run-locks") / f"{key}.lock")
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "another process"
+            raise KernelctlError(f"another kernelctl run ({holder}) is writing {path}",
+                                 "Wait for it to end, or give this run another output with -o.") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {os.uname().nodename}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)

@@ -23,7 +23,8 @@ def code_cells(nb: Any) -> list[int]:
 
 
 def status(cell: Any) -> str:
-    return str((cell.metadata.get(KEY) or {}).get("status", "pending"))
+    record = cell.metadata.get(KEY)
+    return str(record.get("status", "pending")) if isinstance(record, Mapping) else "pending"
 
 
 def mark(cell: Any, state: str, seconds: float | None = None, **extra: Any) -> None:
@@ -44,10 +45,20 @@ def reset(nb: Any) -> None:
         mark(cell, "pending")
 
 
+# The types of the recorded settings; a file whose settings do not match was not written by
+# kernelctl run (or was damaged since) and cannot be resumed.
+_SETTINGS = {"source": (str,), "kernel": (str,), "parameters": (Mapping,), "cell_timeout": (int, float, type(None)),
+             "allow_errors": (bool,), "netguard": (str, type(None))}
+
+
 def run_settings(nb: Any) -> dict[str, Any]:
-    """How the run that wrote ``nb`` was asked for ({} for a notebook kernelctl did not run)."""
-    meta = nb.metadata.get(KEY) or {}
-    return dict(meta.get("run") or {}) if isinstance(meta, Mapping) else {}
+    """How the run that wrote ``nb`` was asked for ({} for a notebook kernelctl did not run,
+    or whose record of it is damaged)."""
+    meta = nb.metadata.get(KEY)
+    run = meta.get("run") if isinstance(meta, Mapping) else None
+    if not isinstance(run, Mapping) or not all(isinstance(run.get(k), types) for k, types in _SETTINGS.items()):
+        return {}
+    return dict(run)
 
 
 def record_settings(nb: Any, settings: Mapping[str, Any]) -> None:

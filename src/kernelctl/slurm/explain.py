@@ -8,9 +8,11 @@ import json
 import math
 import re
 import shlex
+import stat
 from pathlib import Path
 from typing import Any
 
+from kernelctl.fsutil import read_small_text
 from kernelctl.notebook.memory import human
 from kernelctl.notebook.outcome import Cause
 from kernelctl.slurm.options import mem_bytes, time_seconds
@@ -23,15 +25,28 @@ _MIB = 1024 * 1024
 _OVER_LIMIT = re.compile(r"exceeded memory limit \((\d+) > \d+\)")
 _MEMORY_KILL = ("Exceeded job memory limit", "oom-kill event", "out-of-memory handler")
 _LOG_TAIL = 64 * 1024
+_REPORT_MAX = 64 * 1024 * 1024  # a report lists every cell: generous, but bounded
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
     """A report file, or None when the run has not written it (yet) or it is unreadable."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_small_text(path, _REPORT_MAX))
     except (OSError, ValueError):
         return None
-    return data if isinstance(data, dict) else None
+    return data if isinstance(data, dict) and _readable(data) else None
+
+
+def _readable(report: dict[str, Any]) -> bool:
+    """Whether the fields :func:`explain` reads have the types the run writes (a damaged
+    report is no report, not a traceback in ``kernelctl jobs``)."""
+    ending = report.get("exit", {})
+    cells = report.get("cells", [])
+    return (isinstance(ending, dict) and isinstance(ending.get("code", 0), int)
+            and isinstance(ending.get("message", ""), str)
+            and all(isinstance(report.get(k, 0), (int, float)) for k in ("seconds", "peak_rss_bytes"))
+            and isinstance(cells, list)
+            and all(isinstance(c, dict) and isinstance(c.get("number"), int) for c in cells))
 
 
 def cell_progress(output: Path) -> tuple[int, int, int | None]:
@@ -43,6 +58,8 @@ def cell_progress(output: Path) -> tuple[int, int, int | None]:
     try:
         import nbformat
 
+        if not stat.S_ISREG(output.stat().st_mode):  # a FIFO would block the read
+            return 0, 0, None
         nb = nbformat.read(output, as_version=4)
     except Exception:  # not written yet, or being replaced right now: nothing to say
         return 0, 0, None
@@ -59,9 +76,11 @@ def memory_kill(log: Path | None) -> int | None:
     if log is None:
         return None
     try:
+        if not stat.S_ISREG(log.stat().st_mode):  # a FIFO would block, a device never end
+            return None
         with open(log, "rb") as f:
             f.seek(max(0, f.seek(0, 2) - _LOG_TAIL))
-            text = f.read().decode("utf-8", "replace")
+            text = f.read(_LOG_TAIL).decode("utf-8", "replace")
     except OSError:
         return None
     used = [int(n) for n in _OVER_LIMIT.findall(text)]

@@ -84,4 +84,13 @@ def check_sbatch_arg(value: str) -> str:
     if not value.startswith("-") or "\n" in value:
         raise UsageError(f"--sbatch-arg {value!r} is not an sbatch option",
                          "Give one option per --sbatch-arg, joined with '=': --sbatch-arg=--qos=high")
+    name = value.split("=", 1)[0] if value.startswith("--") else value[:2]
+    if name in _SET_BY_SUBMIT:
+        raise UsageError(f"--sbatch-arg {value!r}: kernelctl submit sets {name} itself",
+                         "Use --sweep for several runs (one array task each); the script runs the notebook.")
     return value
+
+
+# An --array of its own would run one notebook several times into the same output, or
+# leave sweep combinations without a task; --wrap would replace the script.
+_SET_BY_SUBMIT = frozenset({"--array", "-a", "--wrap"})

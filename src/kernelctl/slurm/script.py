@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kernelctl.errors import UsageError
+
 # Seconds before the time limit at which Slurm sends the run SIGUSR1 to save and stop.
 # Slurm may send it up to 60 s earlier than asked, so the grace exceeds that jitter.
 SIGNAL_GRACE = 120
@@ -64,6 +66,14 @@ def _run_line(job: JobScript) -> str:
     return shlex.join(argv) + ' --output "$output" --report "${output%.ipynb}.report.json" "$@"'
 
 
+def _one_line(text: str) -> None:
+    """Refuse ``text`` for a comment or ``#SBATCH`` line, where shell quoting does not apply: a
+    line break in it would end the line and make the rest of it a command of the script."""
+    if any(c in text for c in "\n\r\0"):
+        raise UsageError(f"{text!r} has a line break, which cannot go into a job script",
+                         "Rename the file or directory, or fix the option, so that it holds no line break.")
+
+
 def render(job: JobScript) -> str:
     """The script's text."""
     q = shlex.quote
@@ -77,6 +87,8 @@ def render(job: JobScript) -> str:
     if job.is_array:
         options.append(f"--array=0-{len(job.tasks) - 1}")
     options += list(job.extra)
+    for text in [str(job.notebook), *options]:
+        _one_line(text)
     lines = ["#!/bin/bash",
              f"# Written by kernelctl submit: runs {job.notebook.name} in kernel {job.kernel!r} with kernelctl run.",
              "# Submit it again with 'sbatch THIS-FILE' (outputs are overwritten)."]

@@ -4,6 +4,7 @@ values, one combination per Slurm array task and one output notebook per combina
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import string
 from collections.abc import Sequence
@@ -13,6 +14,8 @@ from kernelctl.errors import UsageError
 
 Combination = dict[str, str]
 
+# Slurm's MaxArraySize is 1001 unless a site raises it; beyond this no site's array is useful.
+MAX_COMBINATIONS = 10_000
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Characters that would make a file name awkward to type or split a path.
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+=-]+")
@@ -38,6 +41,10 @@ def combinations(sweeps: Sequence[str]) -> list[Combination]:
     if repeated:
         raise UsageError(f"--sweep names {', '.join(repeated)} more than once",
                          "Give all values of a parameter in one --sweep NAME=V1,V2,...")
+    count = math.prod(len(values) for _, values in parsed)
+    if count > MAX_COMBINATIONS:  # checked before building them: a million took a minute and 2 GB
+        raise UsageError(f"--sweep gives {count:,} combinations, more than the {MAX_COMBINATIONS:,} one job array "
+                         "may hold", "Sweep fewer values, or split the sweep over several submits.")
     return [dict(zip(names, values)) for values in itertools.product(*(v for _, v in parsed))]
 
 
@@ -48,11 +55,16 @@ def label(combination: Combination) -> str:
 
 def template_fields(template: str) -> set[str]:
     """The ``{name}`` fields in an output path template."""
+    hint = "Write fields as {name} and a literal brace as {{ or }}."
     try:
-        return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+        parsed = [(field, spec, conversion) for _, field, spec, conversion in string.Formatter().parse(template)
+                  if field is not None]
     except ValueError as err:
-        raise UsageError(f"-o {template!r} is not a valid template: {err}",
-                         "Write fields as {name} and a literal brace as {{ or }}.") from None
+        raise UsageError(f"-o {template!r} is not a valid template: {err}", hint) from None
+    # a format spec or conversion ({n:>999999999}, {n!r}) could blow up or quote a file name
+    if any(spec or conversion for _, spec, conversion in parsed):
+        raise UsageError(f"-o {template!r} has a field with a format or conversion", hint)
+    return {field for field, _, _ in parsed}
 
 
 def sweep_outputs(template: Path | None, default: Path, combos: Sequence[Combination]) -> list[Path]:

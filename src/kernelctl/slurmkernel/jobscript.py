@@ -29,8 +29,13 @@ def render(kernel_id: str, kernel_name: str, rundir: Path, options: Sequence[str
              f"#SBATCH --job-name={job_name(kernel_id)}",
              f"#SBATCH --output={q(str(rundir / channel.JOB_LOG))}",
              "#SBATCH --nodes=1", "#SBATCH --ntasks=1"]
-    if cwd:
+    # An #SBATCH line is not shell-quoted: a line break in the notebook's directory name would
+    # end it and run the rest as a command, so such a directory is entered by the shell instead.
+    one_line = cwd is not None and not any(c in cwd for c in "\n\r")
+    if cwd and one_line:
         lines.append(f"#SBATCH --chdir={q(cwd)}")
     lines += [f"#SBATCH {option}" for option in options if not option.startswith(("--nodes=", "--ntasks="))]
+    if cwd and not one_line:
+        lines.append(f"cd -- {q(cwd)} || exit 1")
     lines.append(f"exec {q(python)} -I -S {q(str(AGENT))} {q(str(rundir))}")
     return "\n".join(lines) + "\n"
