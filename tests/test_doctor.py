@@ -193,7 +193,7 @@ def test_what_interrupted_builds_leave_is_reported_with_its_size_and_removed(rea
     # the build may already have staged the killed kernel's spec (it starts verifying early)
     assert expected <= found <= expected | {("staging", "killed")}, report["leftovers"]
     [generation] = [item for item in report["leftovers"] if item["kind"] == "generation"]
-    assert generation["size"] > 1_000_000 and report["leftover_bytes"] >= generation["size"]
+    assert generation["size"] > 10_000 and report["leftover_bytes"] >= generation["size"]  # at least the venv itself
     human = kernelctl("doctor", check=False).stdout
     assert "left behind by interrupted commands" in human and generation["path"] in human
 
