@@ -106,6 +106,8 @@ LOGOS: dict[str, list[Shape]] = {
         dot(43.5, 17.5, 4.6, WHITE), dot(43.5, 17.5, 3.4, "#cb3c33"),
         dot(54.5, 17.5, 4.6, WHITE), dot(54.5, 17.5, 3.4, "#9558b2"),
     ]),
+    # R's grey-blue, with a light grey dot ringed in white
+    "r": kc_mark("#276dc3", [dot(50, 14, 6, WHITE), dot(50, 14, 4.6, "#a5a7ab")]),
 }
 
 

@@ -1,0 +1,88 @@
+"""R kernels with Debian's R and IRkernel, and packages built by the tests into local repositories."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from kernelhelpers import assert_user_error, kernel_json, kernelctl, kernelctl_json, run_in_kernel
+from modsupport import ModuleSetup, setup_modules
+from rsupport import build_tarballs, cran_like_repo
+
+
+@pytest.fixture(params=["lmod", "tcl"])
+def mods(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleSetup:
+    return setup_modules(request.param, tmp_path, monkeypatch)
+
+
+def test_r_kernel_installs_from_a_cran_like_repo_and_puts_its_library_first(tmp_path: Path) -> None:
+    repo = cran_like_repo(tmp_path / "repo")
+    kernelctl("create", "rk", "--language", "r", "--r-repo", str(repo), "hello")
+    spec = kernel_json(tmp_path / "jupyter-data", "rk")
+    assert (spec["language"], spec["display_name"], spec["argv"][0]) == ("r", "R (rk)", "python3")
+    shown = kernelctl_json("show", "rk")
+    assert shown["options"]["language"] == "r" and shown["options"]["r_repos"] == [str(repo)]
+    # hello's dependency came from the repo too; IRkernel from Debian's site library, not installed again
+    assert shown["installed"] == {"greet": "0.1.0", "hello": "0.1.0"}
+    assert shown["runtime"].startswith("R 4.")
+    library = Path(shown["prefix"]) / "library"
+    out, _ = run_in_kernel("rk", 'cat(hello::hello(), .libPaths(), sep = "\\n"); cat(getOption("repos"), "\\n")',
+                           timeout=120)
+    lines = out.splitlines()
+    assert lines[0] == "hello world"
+    assert Path(lines[1]).resolve() == library.resolve()
+    assert "/usr/lib/R/site-library" in lines[2:-1]  # the site's library stays visible behind it
+    assert lines[-1].strip() == f"file://{repo}"
+    listed = {r["name"]: r for r in kernelctl_json("list")}
+    assert listed["rk"]["language"] == "r" and listed["rk"]["status"] == "ok"
+
+
+def test_install_packages_in_the_kernel_uses_only_the_local_repo(tmp_path: Path) -> None:
+    plain = build_tarballs(tmp_path / "tarballs")  # a plain directory of source tarballs
+    kernelctl("create", "rk", "--language", "r", "--r-repo", str(plain), "greet")
+    assert kernelctl_json("show", "rk")["installed"] == {"greet": "0.1.0"}
+    out, _ = run_in_kernel("rk", 'install.packages("hello", quiet = TRUE); '
+                                 'cat(hello::hello(), rownames(installed.packages(.libPaths()[1])), sep = "\\n")',
+                           timeout=180)
+    assert out.split("\n")[:3] == ["hello world", "greet", "hello"]
+
+
+def test_a_package_missing_from_the_repos_is_named_with_what_they_hold(tmp_path: Path) -> None:
+    repo = cran_like_repo(tmp_path / "repo", ("greet",))
+    proc = kernelctl("create", "rk", "--language", "r", "--r-repo", str(repo), "hello", check=False)
+    assert_user_error(proc, 1, "R package(s) hello not in the local R repositories", "they hold: greet")
+    assert kernelctl_json("list") == []
+    assert_user_error(kernelctl("create", "rk", "--language", "r", "--r-repo", str(tmp_path), check=False), 2,
+                      "is not a local R repository")
+    assert_user_error(kernelctl("create", "rk", "--language", "r", "hello>=1", check=False), 2,
+                      "'hello>=1' is not an R package name")
+    assert_user_error(kernelctl("create", "py", "--r-repo", str(repo), check=False), 2, "--r-repo is for R kernels")
+
+
+def test_rebuild_and_remove_an_r_kernel(tmp_path: Path) -> None:
+    repo = cran_like_repo(tmp_path / "repo")
+    kernelctl("create", "rk", "--language", "r", "--r-repo", str(repo), "hello")
+    before = kernelctl_json("show", "rk")["prefix"]
+    kernelctl("rebuild", "rk")
+    after = kernelctl_json("show", "rk")
+    assert after["prefix"] != before and not Path(before).exists()
+    assert after["installed"] == {"greet": "0.1.0", "hello": "0.1.0"}
+    kernelctl("remove", "rk", "--yes")
+    assert not Path(after["prefix"]).exists() and kernelctl_json("list") == []
+
+
+def test_r_kernel_loads_its_module_at_start_without_module_variables(
+        mods: ModuleSetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = build_tarballs(tmp_path / "tarballs", ("greet",))
+    kernelctl("create", "rk", "--language", "r", "--module", "r/4.2", "--r-repo", str(plain), "greet")
+    launch = json.loads((Path(kernelctl_json("show", "rk")["kernelspec"]) / "kernelctl-launch.json").read_text())
+    assert launch["modules"] == ["r/4.2"] and launch["exec"][0] == "R"  # R from the module's PATH
+    monkeypatch.delenv("MODULEPATH")  # the server has no module variables at all
+    monkeypatch.delenv("LMOD_CMD" if mods.kind == "lmod" else "MODULES_CMD")
+    out, _ = run_in_kernel("rk", 'cat(Sys.getenv("KERNELCTL_TEST_R_MODULE"), R.home(), .libPaths(), sep = "\\n")',
+                           timeout=120)
+    lines = out.splitlines()
+    assert lines[0] == "r/4.2"
+    own = Path(kernelctl_json("show", "rk")["prefix"]) / "library"
+    assert [Path(p).resolve() for p in lines[2:4]] == [own.resolve(), (mods.support / "r-module-library").resolve()]
