@@ -223,3 +223,29 @@ def test_list_starts_no_process_and_doctor_asks_the_module_command(real_wheelhou
     code, report = doctor_json("mods")
     assert code == 0 and problems_of(report, "mods") == []
     assert marker.read_text().split() == ["python", "is-avail", "alias-only"]  # once, and only for that name
+
+
+def test_cheap_checks_say_what_list_can_see_and_doctor_asks_the_interpreter(real_wheelhouse: Path) -> None:
+    for name in ("noipk", "stale1", "stale2"):
+        kernelctl("create", name, "--wheelhouse", str(real_wheelhouse), "--no-verify", "-q")
+    prefix = Path(kernelctl_json("show", "noipk")["prefix"])
+    [site] = prefix.glob("lib/python*/site-packages")
+    shutil.rmtree(site / "ipykernel")
+    for name in ("stale1", "stale2"):  # two envs on one interpreter: built on a Python that has since changed
+        path = Path(kernelctl_json("show", name)["prefix"]) / "kernelctl.json"
+        data = json.loads(path.read_text())
+        major, minor, patch = data["python_version"].split(".")
+        old = f"{major}.{minor}.{int(patch) + 1}"
+        path.write_text(json.dumps({**data, "python_version": old}))
+
+    status = {r["name"]: r["status"] for r in kernelctl_json("list")}
+    assert status == {"noipk": "broken: ipykernel does not import: it is not in the env",
+                      "stale1": "ok", "stale2": "ok"}  # a version needs the interpreter run: list does not
+    code, report = doctor_json()
+    assert code == 1
+    [missing] = problems_of(report, "noipk")
+    assert missing["check"] == "interpreter" and "No module named 'ipykernel'" in missing["problem"]
+    for name in ("stale1", "stale2"):
+        [stale] = problems_of(report, name)
+        assert stale["check"] == "stale" and f"built on Python {old} but" in stale["problem"]
+        assert stale["fix"] == f"kernelctl rebuild {name}"

@@ -90,14 +90,19 @@ def unregistered(location: Location) -> list[Unregistered]:
 def inventory() -> tuple[list[Found], list[Location]]:
     """Every kernel (kernelspecs Jupyter sees, then those it cannot load, then envs without
     one), and the locations searched: the user's and every shared prefix a kernelspec names."""
-    specs = [Found(spec, spec_location(spec)) for spec in kernelspec.all_specs()]
+    # One load of every kernel.json for both lists (kernelspec.all_specs and unreadable_specs load them each).
+    manager = kernelspec.spec_manager()
+    loaded = manager.get_all_specs()
+    specs = [Found(spec, spec_location(spec)) for spec in
+             (kernelspec.InstalledSpec(name, Path(info["resource_dir"]), info["spec"]) for name, info in sorted(loaded.items()))]
     locations = [user_location()]
     for found in specs:
         if found.kernelctl and found.location not in locations:
             locations.append(found.location)
     unloadable = []
-    for name, path in sorted(kernelspec.unreadable_specs().items()):
-        location = location_of_kernels_dir(path.parent)
-        unloadable.append(Found(Unreadable(name, path, live_env(name, location)), location))
+    for name, path in sorted(manager.find_kernel_specs().items()):
+        if name not in loaded:  # Jupyter found it but could not load it, and leaves it out without a word
+            location = location_of_kernels_dir(Path(path).parent)
+            unloadable.append(Found(Unreadable(name, Path(path), live_env(name, location)), location))
     homeless = [Found(lost, location) for location in locations for lost in unregistered(location)]
     return specs + unloadable + homeless, locations

@@ -15,6 +15,7 @@ from typing import IO, Any
 from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import KernelManager
 
+from kernelctl.backends.base import die_with_parent, spawning
 from kernelctl.errors import KernelctlError
 from kernelctl.venv import INSTALLED_EXPRESSION, by_name
 
@@ -44,7 +45,9 @@ def launched(spec_dir: Path) -> Iterator[Launched]:
         manager = KernelManager(kernel_name=spec_dir.name, kernel_spec_manager=ksm)
         try:
             try:
-                manager.start_kernel(stdout=log, stderr=log)
+                # dies with kernelctl, so that a killed build leaves no kernel running from its env
+                with spawning():
+                    manager.start_kernel(stdout=log, stderr=log, preexec_fn=die_with_parent)
             except (RuntimeError, OSError) as err:
                 raise Launched(manager, None, log).failure(err) from None
             client = manager.client()

@@ -9,7 +9,8 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -79,22 +80,41 @@ def clean_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 _PR_SET_PDEATHSIG = 1
+_HELD = {signal.SIGINT, signal.SIGTERM}
 
 
-def _die_with_parent() -> None:
-    """In the installer's child process: be killed when kernelctl dies, even by SIGKILL."""
+def die_with_parent() -> None:
+    """For a child process (``preexec_fn``, under :func:`spawning`): be killed when kernelctl
+    dies, even by SIGKILL, and take Ctrl-C and SIGTERM again.
+
+    Use it only from a Popen in kernelctl's main thread: the signal fires when the thread
+    that started the child ends."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the process group below still covers Ctrl-C
         pass
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
+
+
+@contextmanager
+def spawning() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while starting a child with a ``preexec_fn``: CPython runs its
+    at-fork hooks then and drops an exception raised in one, so a KeyboardInterrupt arriving
+    at that moment would be lost. A signal held meanwhile is raised when the block ends."""
+    saved = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, saved)
 
 
 def run_child(argv: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
     """Run ``argv`` in its own process group, so that nothing it started outlives kernelctl:
     the group is killed on any exception here (Ctrl-C, SIGTERM turned into one), and the
     child is killed by the kernel if kernelctl itself is killed."""
-    proc = subprocess.Popen(argv, env=env, text=True, start_new_session=True,
-                            preexec_fn=_die_with_parent, **kwargs)
+    with spawning():
+        proc = subprocess.Popen(argv, env=env, text=True, start_new_session=True,
+                                preexec_fn=die_with_parent, **kwargs)
     try:
         stdout, stderr = proc.communicate()
     except BaseException:
