@@ -8,7 +8,8 @@ from pathlib import Path
 from kernelhelpers import kernelctl
 
 from kernelctl.commands.scan import scan
-from kernelctl.netguard.catalogue import RULES
+from kernelctl.netguard.catalogue import RULES as SHARED_RULES
+from kernelctl.netguard.r_rules import RULES as R_RULES
 from kernelctl.netguard.r_rules import check_r
 from kernelctl.netguard.rulebook import Context
 from kernelctl.netguard.policy import HostPolicy
@@ -52,7 +53,7 @@ system("ls -l /project")
 def test_r_code_that_reaches_the_internet_is_found_with_rule_and_line() -> None:
     found = check_r(REACHES, Context())
     assert [(line, rule) for line, rule, _ in found] == EXPECTED
-    assert all(rule in RULES for _, rule, _ in found)
+    assert all(rule in R_RULES or rule in SHARED_RULES for _, rule, _ in found)
     messages = {line: message for line, _, message in found}
     assert messages[4] == "devtools::install_github() downloads packages from the internet"
     assert messages[2] == "install.packages() downloads from ['https://cloud.r-project.org']" \
@@ -89,7 +90,7 @@ def test_scan_reads_r_notebooks_by_kernelspec_or_language_info_and_r_scripts(tmp
     assert [(f["line"], f["rule"]) for f in reports["analysis.R"]["findings"]] == EXPECTED
     assert reports["clean.R"]["findings"] == []
     hint = reports["by-info.ipynb"]["findings"][0]["hint"]
-    assert hint == RULES["r-cran-install"].hint and "kernelctl install" in hint
+    assert hint == R_RULES["r-cran-install"].hint and "kernelctl install" in hint
 
 
 def test_scan_cli_json_and_exit_status_for_an_r_notebook(tmp_path: Path) -> None:

@@ -6,10 +6,10 @@ Stdlib only (see :mod:`.policy`).
 
 from __future__ import annotations
 
-from . import call_rules_ml, call_rules_web, collect, r_rules, shell_rules
+from . import call_rules_ml, call_rules_web, collect, shell_rules
 from .rulebook import Rule
 
-RULES: dict[str, Rule] = {rule.id: rule for module in (shell_rules, collect, call_rules_web, call_rules_ml, r_rules)
+RULES: dict[str, Rule] = {rule.id: rule for module in (shell_rules, collect, call_rules_web, call_rules_ml)
                           for rule in module.RULES}
 
 

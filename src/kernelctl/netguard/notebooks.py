@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .catalogue import RULES
 from .checker import Checker, Unscannable
-from .r_rules import check_r
+from .r_rules import RULES as R_RULES, check_r
 from .replay import Finding, Scope
 from .rulebook import CELL_TAG, Context
 
@@ -45,8 +45,10 @@ def notebook_language(notebook: dict) -> str:
 
 
 def r_findings(source: str, ctx: Context) -> list[Finding]:
-    """Findings in R code, as the Python checker gives them."""
-    return [Finding(rule, line, message, RULES[rule].hint) for line, rule, message in check_r(source, ctx)]
+    """Findings in R code, as the Python checker gives them (R's own rules, or the shared
+    ones: shell command lines, HTTP requests, remote reads)."""
+    return [Finding(rule, line, message, (R_RULES.get(rule) or RULES[rule]).hint)
+            for line, rule, message in check_r(source, ctx)]
 
 
 def check_notebook(notebook: dict, checker: Checker, scope: Scope | None = None) -> list[CellFinding]:

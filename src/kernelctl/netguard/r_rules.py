@@ -29,7 +29,9 @@ R_REMOTE_INSTALL = Rule("r-remote-install", "devtools/remotes/pak installs from 
                         "then 'kernelctl install NAME PKG'")
 R_BIOC_INSTALL = Rule("r-bioc-install", "BiocManager::install and biocLite reach Bioconductor",
                       "load the cluster's Bioconductor module, or put the packages' tarballs in a local R repository")
-RULES = (R_CRAN_INSTALL, R_REMOTE_INSTALL, R_BIOC_INSTALL)
+# R's own rules; the others it reports are the catalogue's (:mod:`.catalogue`), whose rules
+# are those of the Python checker.
+RULES = {rule.id: rule for rule in (R_CRAN_INSTALL, R_REMOTE_INSTALL, R_BIOC_INSTALL)}
 
 _TOKEN = re.compile(r"""
     (?P<comment>\#[^\n]*)
