@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
 from kernelhelpers import assert_user_error, kernel_json, kernelctl, kernelctl_json, run_in_kernel
+from test_shared import shared_prefix, writable_by_others  # noqa: F401 (a fixture)
 from modsupport import ModuleSetup, setup_modules
 from rsupport import build_tarballs, cran_like_repo
 
@@ -60,16 +63,41 @@ def test_a_package_missing_from_the_repos_is_named_with_what_they_hold(tmp_path:
     assert_user_error(kernelctl("create", "py", "--r-repo", str(repo), check=False), 2, "--r-repo is for R kernels")
 
 
-def test_rebuild_and_remove_an_r_kernel(tmp_path: Path) -> None:
+def test_install_export_rebuild_doctor_fix_and_remove_an_r_kernel(tmp_path: Path) -> None:
     repo = cran_like_repo(tmp_path / "repo")
-    kernelctl("create", "rk", "--language", "r", "--r-repo", str(repo), "hello")
+    kernelctl("create", "rk", "--language", "r", "--r-repo", str(repo), "greet")
     before = kernelctl_json("show", "rk")["prefix"]
-    kernelctl("rebuild", "rk")
+    kernelctl("install", "rk", "hello", "-q")  # into a new generation, from the recorded repo
+    installed = kernelctl_json("show", "rk")
+    assert installed["requirements"] == ["greet", "hello"] and not Path(before).exists()
+    assert installed["installed"] == {"greet": "0.1.0", "hello": "0.1.0"}
+    assert kernelctl("export", "rk").stdout.splitlines()[2:] == ["greet==0.1.0", "hello==0.1.0"]
+    assert_user_error(kernelctl("install", "rk", "-r", "reqs.txt", check=False), 2, "takes R package names")
+    kernelctl("rebuild", "rk", "-q")
     after = kernelctl_json("show", "rk")
-    assert after["prefix"] != before and not Path(before).exists()
-    assert after["installed"] == {"greet": "0.1.0", "hello": "0.1.0"}
+    assert after["prefix"] != installed["prefix"] and after["installed"] == installed["installed"]
+
+    shutil.rmtree(Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / "rk")  # the 'Startup hangs' fix
+    proc = kernelctl("doctor", "--fix", "--json", check=False)
+    assert proc.returncode == 0 and "Registering 'rk' again: starting it and running 1 + 1" in proc.stderr, proc.stderr
+    assert kernelctl_json("show", "rk")["prefix"] == after["prefix"]  # nothing reinstalled
+    out, _ = run_in_kernel("rk", "cat(hello::hello())", timeout=120)
+    assert out == "hello world"
+
     kernelctl("remove", "rk", "--yes")
     assert not Path(after["prefix"]).exists() and kernelctl_json("list") == []
+
+
+def test_shared_r_kernel_under_a_prefix(tmp_path: Path, shared_prefix: Path,  # noqa: F811
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = cran_like_repo(tmp_path / "repo", ("greet",))
+    kernelctl("create", "course-r", "--language", "r", "--r-repo", str(repo), "greet", "--prefix", str(shared_prefix))
+    monkeypatch.setenv("JUPYTER_PATH", str(shared_prefix / "share" / "jupyter"))
+    prefix = Path(kernelctl_json("show", "course-r")["prefix"])
+    assert prefix.is_relative_to(shared_prefix / "share" / "kernelctl" / "envs")
+    assert writable_by_others(prefix) == [] and writable_by_others(shared_prefix / "share" / "jupyter") == []
+    out, _ = run_in_kernel("course-r", 'cat(greet::greeting(), .libPaths()[1], sep = "\n")', timeout=120)
+    assert out.splitlines() == ["world", str((prefix / "library").resolve())]
 
 
 def test_r_kernel_loads_its_module_at_start_without_module_variables(
