@@ -6,9 +6,9 @@ output is the same at every run, so the committed files can be regenerated and d
 
 The mark is a rounded square in the language's colour with a white "kc" drawn as strokes
 (no font, so it looks the same everywhere) and the language's accent dots in the corner:
-Python's yellow, Julia's green, red and purple. One list of shapes describes it; the SVG is
-written from it and the PNGs are rasterised from it here, with 8x8 samples per pixel for
-smooth edges, so the three files always agree.
+Python's yellow, Julia's green, red and purple, R's grey. One list of shapes describes it;
+the SVG is written from it and the PNGs are rasterised from it here, with 8x8 samples per
+pixel for smooth edges, so the three files always agree.
 """
 
 from __future__ import annotations
