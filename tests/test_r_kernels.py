@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import offline_command
 from kernelhelpers import assert_user_error, kernel_json, kernelctl, kernelctl_json, run_in_kernel
 from test_shared import shared_prefix, writable_by_others  # noqa: F401 (a fixture)
 from modsupport import ModuleSetup, setup_modules
@@ -43,7 +44,8 @@ def test_r_kernel_installs_from_a_cran_like_repo_and_puts_its_library_first(tmp_
 
 def test_install_packages_in_the_kernel_uses_only_the_local_repo(tmp_path: Path) -> None:
     plain = build_tarballs(tmp_path / "tarballs")  # a plain directory of source tarballs
-    kernelctl("create", "rk", "--language", "r", "--r-repo", str(plain), "greet")
+    # created without any network: only loopback, as on a compute node
+    kernelctl("create", "rk", "--language", "r", "--r-repo", str(plain), "greet", prefix=offline_command([]))
     assert kernelctl_json("show", "rk")["installed"] == {"greet": "0.1.0"}
     out, _ = run_in_kernel("rk", 'install.packages("hello", quiet = TRUE); '
                                  'cat(hello::hello(), rownames(installed.packages(.libPaths()[1])), sep = "\\n")',
@@ -55,6 +57,9 @@ def test_a_package_missing_from_the_repos_is_named_with_what_they_hold(tmp_path:
     repo = cran_like_repo(tmp_path / "repo", ("greet",))
     proc = kernelctl("create", "rk", "--language", "r", "--r-repo", str(repo), "hello", check=False)
     assert_user_error(proc, 1, "R package(s) hello not in the local R repositories", "they hold: greet")
+    only_hello = cran_like_repo(tmp_path / "repo2", ("hello",))  # hello's dependency greet is missing
+    proc = kernelctl("create", "rk", "--language", "r", "--r-repo", str(only_hello), "hello", check=False)
+    assert_user_error(proc, 1, "R package(s) greet not in the local R repositories", "they hold: hello")
     assert kernelctl_json("list") == []
     assert_user_error(kernelctl("create", "rk", "--language", "r", "--r-repo", str(tmp_path), check=False), 2,
                       "is not a local R repository")
