@@ -41,6 +41,12 @@ def test_r_kernel_installs_from_a_cran_like_repo_and_puts_its_library_first(tmp_
     listed = {r["name"]: r for r in kernelctl_json("list")}
     assert listed["rk"]["language"] == "r" and listed["rk"]["status"] == "ok"
 
+    shutil.rmtree(library)  # an incomplete env is reported, and rebuild mends it
+    [record] = kernelctl_json("list")
+    assert record["status"] == f"broken: {library} is missing: the env is incomplete"
+    kernelctl("rebuild", "rk", "-q", "--no-verify")
+    assert kernelctl_json("list")[0]["status"] == "ok"
+
 
 def test_install_packages_in_the_kernel_uses_only_the_local_repo(tmp_path: Path) -> None:
     plain = build_tarballs(tmp_path / "tarballs")  # a plain directory of source tarballs

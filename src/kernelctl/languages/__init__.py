@@ -27,10 +27,13 @@ if TYPE_CHECKING:
 
 class Language(Protocol):
     """One kernel language. ``steps`` is the number of progress steps of a build before
-    verification (the kernelspec's writing included)."""
+    verification (the kernelspec's writing included); ``env_files`` are what a complete env
+    holds besides the manifest, which ``list`` and ``doctor`` report missing (a Python env's
+    interpreter and packages are judged by :mod:`kernelctl.health` itself)."""
 
     name: str
     steps: int
+    env_files: tuple[str, ...]
 
     def read_packages(self, name: str, packages: Sequence[str],
                       files: Sequence[str | os.PathLike[str]]) -> Requirements:

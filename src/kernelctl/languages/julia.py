@@ -127,6 +127,7 @@ class Julia:
 
     name = LANGUAGE
     steps = 1  # the kernelspec
+    env_files: tuple[str, ...] = ()
 
     def read_packages(self, name: str, packages: Sequence[str],
                       files: Sequence[str | os.PathLike[str]]) -> Requirements:

@@ -144,6 +144,7 @@ class Python:
 
     name = LANGUAGE
     steps = 3  # virtualenv, kernelspec, install
+    env_files: tuple[str, ...] = ()
 
     def read_packages(self, name: str, packages: Sequence[str],
                       files: Sequence[str | os.PathLike[str]]) -> Requirements:

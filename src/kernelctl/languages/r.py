@@ -208,6 +208,7 @@ class R:
 
     name = LANGUAGE
     steps = 3  # library and profile, kernelspec, packages
+    env_files: tuple[str, ...] = (LIBRARY, PROFILE)
 
     def read_packages(self, name: str, packages: Sequence[str],
                       files: Sequence[str | os.PathLike[str]]) -> Requirements:
