@@ -43,7 +43,8 @@ class Language(Protocol):
     def make_env(self, plan: BuildPlan, prefix: Path, progress: Progress) -> Any:
         """Make the env at the fresh generation ``prefix``; return what :meth:`fill_env` needs."""
 
-    def kernel_files(self, plan: BuildPlan, prefix: Path, system: ModuleSystem | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    def kernel_files(self, plan: BuildPlan, prefix: Path,
+                     system: ModuleSystem | None) -> tuple[dict[str, Any], dict[str, Any]]:
         """kernel.json and the launcher's config for the kernel whose env is ``prefix``."""
 
     def fill_env(self, plan: BuildPlan, prefix: Path, staged: Path, made: Any, verify: bool,

@@ -154,7 +154,8 @@ def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[st
     proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **env})
     if proc.returncode not in (0, 3, 4):
         lines = [line.strip() for line in (proc.stderr or proc.stdout).splitlines() if line.strip()]
-        said = next((line for line in lines if line.startswith("Error")), lines[-1] if lines else f"exit {proc.returncode}")
+        last = lines[-1] if lines else f"exit {proc.returncode}"
+        said = next((line for line in lines if line.startswith("Error")), last)  # not "Execution halted"
         raise KernelctlError(f"R failed ({' '.join(argv[:2])}): {said}",
                              "Run the command again with -v to see R's output.")
     return proc
@@ -164,12 +165,14 @@ def _lines(out: str, tag: str) -> list[list[str]]:
     return [line.split()[1:] for line in out.splitlines() if line.startswith(tag + " ")]
 
 
-def install(plan: BuildPlan, prefix: Path, roots: list[Path], rscript: str, verbose: bool) -> tuple[str, dict[str, str]]:
+def install(plan: BuildPlan, prefix: Path, roots: list[Path], rscript: str,
+            verbose: bool) -> tuple[str, dict[str, str]]:
     """Install the plan's packages (and IRkernel unless R sees it) into the kernel's library;
     return R's ``"R VERSION (R_HOME)"`` and the library's packages."""
     wanted = [r.text for r in plan.requirements + plan.added]
     proc = _run([rscript, "--no-init-file", "-e", INSTALL_SCRIPT], {
-        "KERNELCTL_R_LIB": str(prefix / LIBRARY), "KERNELCTL_R_CONTRIB": "\n".join(_url(r / "src" / "contrib") for r in roots),
+        "KERNELCTL_R_LIB": str(prefix / LIBRARY),
+        "KERNELCTL_R_CONTRIB": "\n".join(_url(r / "src" / "contrib") for r in roots),
         "KERNELCTL_R_WANTED": "\n".join(wanted), "KERNELCTL_R_IF_MISSING": KERNEL_PACKAGE,
         "KERNELCTL_R_VERBOSE": "1" if verbose else ""})
     if verbose:

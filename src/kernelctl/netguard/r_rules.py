@@ -170,12 +170,12 @@ def check_call(call: Call, ctx: Context) -> tuple[str, str] | None:
     if name in ("system", "system2", "shell") and package in ("", "base"):
         command = call.get(0, "command")
         rest = call.get(1, "args")
-        if isinstance(command, str):
-            line = command + (" " + " ".join(rest if isinstance(rest, list) else [rest]) if isinstance(rest, (str, list))
-                              and name == "system2" else "")
-            for _, rule, message in check_shell(line, ctx):
-                return rule, message
-        return None
+        if not isinstance(command, str):
+            return None
+        if name == "system2" and isinstance(rest, (str, list)):  # system2(command, args)
+            command = " ".join([command, *(rest if isinstance(rest, list) else [rest])])
+        hits = check_shell(command, ctx)
+        return (hits[0][1], hits[0][2]) if hits else None
     if name in _HTTP and package in _HTTP_PACKAGES and _HTTP[name] is not None:
         where = remote_arg(call, ctx, _HTTP[name], "url", unknown=name == "download.file")
         return ("http-request", f"{shown}() fetches from {where}") if where else None
