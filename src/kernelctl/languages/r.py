@@ -279,7 +279,7 @@ class R:
     def export(self, manifest: Manifest) -> str:
         header = [f"# kernelctl export of kernel {manifest.name!r} ({manifest.runtime or 'R'}), {now()}",
                   f"# its library's packages (NAME==VERSION); recreate with: kernelctl create NAME --language r "
-                  f"--r-repo DIR $(sed -n 's/==.*//p' THIS_FILE)"]
+                  f"--r-repo DIR $(sed '/^#/d; s/==.*//' THIS_FILE)"]
         return "\n".join(header + [f"{name}=={version}" for name, version in manifest.installed.items()]) + "\n"
 
 
