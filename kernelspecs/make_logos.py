@@ -6,9 +6,9 @@ output is the same at every run, so the committed files can be regenerated and d
 
 The mark is a rounded square in the language's colour with a white "kc" drawn as strokes
 (no font, so it looks the same everywhere) and the language's accent dots in the corner:
-Python's yellow, Julia's green, red and purple. One list of shapes describes it; the SVG is
-written from it and the PNGs are rasterised from it here, with 8x8 samples per pixel for
-smooth edges, so the three files always agree.
+Python's yellow, Julia's green, red and purple, R's grey. One list of shapes describes it;
+the SVG is written from it and the PNGs are rasterised from it here, with 8x8 samples per
+pixel for smooth edges, so the three files always agree.
 """
 
 from __future__ import annotations
@@ -106,6 +106,8 @@ LOGOS: dict[str, list[Shape]] = {
         dot(43.5, 17.5, 4.6, WHITE), dot(43.5, 17.5, 3.4, "#cb3c33"),
         dot(54.5, 17.5, 4.6, WHITE), dot(54.5, 17.5, 3.4, "#9558b2"),
     ]),
+    # R's grey-blue, with a light grey dot ringed in white
+    "r": kc_mark("#276dc3", [dot(50, 14, 6, WHITE), dot(50, 14, 4.6, "#a5a7ab")]),
 }
 
 

@@ -25,6 +25,7 @@ from kernelctl import kernelspec
 from kernelctl.distinfo import disagreements
 from kernelctl.errors import KernelctlError
 from kernelctl.kernelfiles import DamagedFile, KernelMetadata, LaunchConfig, kernel_metadata, load
+from kernelctl.languages import LANGUAGES
 from kernelctl.location import Location
 from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME
 from kernelctl.manifest import Manifest, load_manifest, recreate_fix
@@ -204,6 +205,9 @@ def _judge_kernelctl(spec: kernelspec.InstalledSpec, meta: KernelMetadata, probe
             problems.append(Problem("kernelspec", err.message, err.fix))
     if manifest.options.language == "python":
         problems += _python_env(spec, prefix, manifest, probe)
+    language = LANGUAGES.get(manifest.options.language)  # None: a newer kernelctl's language
+    problems += [Problem("env", f"{prefix / f} is missing: the env is incomplete", f"kernelctl rebuild {name}")
+                 for f in (language.env_files if language else ()) if not (prefix / f).exists()]
     if config is not None:
         problems += _modules(name, config, manifest, probe)
     missing = [d for d in manifest.wheelhouses if not Path(d).is_dir()]

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from kernelctl import build, kernelspec
+from kernelctl import envstore, kernelspec
 from kernelctl.errors import UsageError
 from kernelctl.health import Kernel, Unreadable, Unregistered
 from kernelctl.kernelfiles import DamagedFile, kernel_metadata
@@ -49,7 +49,7 @@ def is_valid_name(name: str) -> bool:
 
 def live_env(name: str, location: Location) -> Path | None:
     """The env generation ``envs/NAME`` points to, when it exists."""
-    prefix = build.linked_generation(name, location)
+    prefix = envstore.linked_generation(name, location)
     return prefix if prefix is not None and prefix.is_dir() else None
 
 

@@ -1,7 +1,7 @@
 """What interrupted commands left behind, and removing it.
 
 A build that is killed (kill -9, a node that goes down) cannot clean up after itself; the
-next command on the same name does (:func:`build.clean_leftovers`), but a name that is never
+next command on the same name does (:func:`envstore.clean_leftovers`), but a name that is never
 used again keeps its debris. This finds it in a location: staging dirs under the kernels
 dir, env generations in ``envs/.store`` that nothing uses, dangling ``envs/NAME`` links, and
 the temporary files of atomic writes. A generation in service (named by its kernelspec or
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kernelctl import build, kernelspec
+from kernelctl import envstore, kernelspec
 from kernelctl.errors import KernelctlError
 from kernelctl.fsutil import remove_tree
 from kernelctl.location import Location
@@ -102,8 +102,8 @@ def find(location: Location) -> list[Leftover]:
         if is_busy(name, location):
             continue
         if kind == "generation":
-            keep = in_service.setdefault(name, build.in_service(name, location))
-            if build.generation(name, location, path) in keep:  # in service: only its temp files are debris
+            keep = in_service.setdefault(name, envstore.in_service(name, location))
+            if envstore.generation(name, location, path) in keep:  # in service: only its temp files are debris
                 found += [Leftover("temp", name, temp, size_of(temp), location) for temp in sorted(path.glob(_TEMP))]
                 continue
         found.append(Leftover(kind, name, path, size_of(path), location))
@@ -119,7 +119,7 @@ def remove(leftovers: Iterable[Leftover]) -> list[dict[str, Any]]:
     for (name, location), items in by_name.items():
         try:
             with name_lock(name, location):
-                build.clean_leftovers(name, location)  # staging, unused generations, a dangling link
+                envstore.clean_leftovers(name, location)  # staging, unused generations, a dangling link
                 for item in items:
                     if item.kind == "temp":
                         remove_tree(item.path)

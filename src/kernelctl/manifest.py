@@ -41,6 +41,7 @@ class Options:
     group: str | None = None
     julia_project: str | None = None
     julia_depot: str | None = None
+    r_repos: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -59,6 +60,8 @@ class Manifest:
     requirement_lines: list[dict[str, str]] | None = None
     constraint_lines: list[dict[str, str]] = field(default_factory=list)
     installed: dict[str, str] = field(default_factory=dict)
+    # A language's runtime when it is not Python ("R 4.2.2 (/usr/lib/R)"); "" for Python and Julia.
+    runtime: str = ""
     created: str = field(default_factory=now)
     updated: str = field(default_factory=now)
     kernelctl_version: str = __version__

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kernelctl import build, julia, kernelspec, modules, netguard_config
+from kernelctl import build, kernelspec, languages, modules
 from kernelctl.errors import KernelctlError
 from kernelctl.fsutil import share_paths, share_tree
 from kernelctl.inventory import live_env
@@ -56,32 +56,21 @@ def register_again(name: str, location: Location, progress: Progress | None = No
         kernelspec.clean_stale_staging(kernels_dir, name)
         # Loading the modules gives MODULEPATH as the launcher must see it (a hierarchy may extend it).
         with modules.loaded(options.modules, options.purge) as system:
+            language = languages.get(options.language)
+            interpreter = Interpreter(Path(manifest.python_executable), manifest.python_version) \
+                if manifest.python_executable else None
             plan = build.BuildPlan(
-                name=name, interpreter=None, python_requested=manifest.python_requested,
+                name=name, interpreter=interpreter, python_requested=manifest.python_requested,
                 wheelhouses=[Path(d) for d in manifest.wheelhouses], requirements=list(manifest.requirements),
                 options=options, module_system=system, location=location)
-            if options.language == julia.LANGUAGE:
-                settings = julia.settings_of(options)
-                spec, config = julia.kernel_json(plan, prefix, settings), julia.launch_config(plan, settings, system)
-            else:
-                interpreter = Interpreter(Path(manifest.python_executable), manifest.python_version)
-                config = build.launch_config(prefix, options, system)
-                spec = build.kernel_json(plan, interpreter, prefix, config)
-                netguard_config.apply(spec, config, options, plan.wheelhouses)
-                spec["argv"] = build.python_argv(prefix, config)
+            spec, config = language.kernel_files(plan, prefix, system)
         logo = Path(options.logo) if options.logo and Path(options.logo).is_file() else None
         staged = kernelspec.stage(kernels_dir, name, spec, {LAUNCHER_NAME: LAUNCHER_SOURCE,
                                                           CONFIG_NAME: kernelspec.spec_json(config)},
                                   language=options.language, logo=logo)
         try:
-            if verify and options.language == julia.LANGUAGE:
-                julia.verify(staged, progress)
-            elif verify:
-                from kernelctl.verify import launched, verify_prefix
-
-                with progress.step(f"Registering {name!r} again: starting it and running a cell"), \
-                        launched(staged) as kernel:
-                    verify_prefix(kernel, prefix)
+            if verify:
+                language.verify(staged, prefix, progress)
             if location.shared:
                 gid = build.group_id(options.group)
                 share_paths(location.shared_dirs(), gid)

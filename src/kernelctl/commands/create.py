@@ -1,5 +1,6 @@
 """``kernelctl create``: a persistent virtualenv kernel, installed only from the wheelhouse,
-or a Julia kernel; either can load modules (Lmod, Environment Modules) when it starts."""
+a Julia kernel, or an R kernel with its own library installed only from local R
+repositories; each can load modules (Lmod, Environment Modules) when it starts."""
 
 from __future__ import annotations
 
@@ -9,17 +10,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from kernelctl import julia, kernelspec, modules, netguard_config
-from kernelctl.build import BuildPlan, build, clean_leftovers, group_id, linked_generation
+from kernelctl import kernelspec, languages, modules, netguard_config
+from kernelctl.build import BuildPlan, build, group_id
 from kernelctl.commands import slurm
-from kernelctl.commands.args import add_allow_option, add_json_flag, add_parser, add_quiet_flag, add_verbose_flag, add_wheelhouse_option
+from kernelctl.commands.args import (add_allow_option, add_json_flag, add_parser, add_quiet_flag, add_verbose_flag,
+                                     add_wheelhouse_option)
+from kernelctl.envstore import clean_leftovers, linked_generation
+from kernelctl.languages import julia, r
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.location import Location, prefix_location, sys_prefix_location, system_location, user_location
 from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, Options
 from kernelctl.names import validate_name
 from kernelctl.output import Progress, print_json
-from kernelctl.requirements import read
 from kernelctl.venv import find_interpreter
 from kernelctl.wheelhouse.discovery import discover
 
@@ -41,6 +44,7 @@ def create(
     language: str = "python",
     julia_project: str | None = None,
     julia_depot: str | None = None,
+    r_repos: Sequence[str | os.PathLike[str]] = (),
     netguard: str = "warn",
     netguard_allow: Sequence[str] = (),
     location: Location | None = None,
@@ -54,8 +58,10 @@ def create(
     Every input is checked before anything is written. ``module_names`` are loaded (after
     ``module purge`` with ``purge``) into kernelctl's environment before the interpreter is
     looked for and the env is built, and by the kernel at every start. A ``language`` of
-    "julia" makes a Julia kernel: no env, no packages. The kernel appears in the launcher
-    only once it is complete (and, unless ``verify`` is false, has run a cell).
+    "julia" makes a Julia kernel: no env, no packages; "r" an R kernel with its own library,
+    ``packages`` being R packages installed from the local R repositories ``r_repos``. The
+    kernel appears in the launcher only once it is complete (and, unless ``verify`` is false,
+    has run a cell).
     """
     validate_name(name)
     if language != julia.LANGUAGE and (julia_project or julia_depot):
@@ -64,7 +70,14 @@ def create(
         raise UsageError("a Julia kernel installs no Python packages and has no Python env",
                          "Drop the packages, -r, --python and --system-site-packages; Julia and IJulia come "
                          "from modules (e.g. --module ijulia-kernel).")
-    wanted = read(packages, requirement_files)
+    if language != r.LANGUAGE and r_repos:
+        raise UsageError("--r-repo is for R kernels", "Add --language r.")
+    if language == r.LANGUAGE and (requirement_files or python or system_site_packages or wheelhouses):
+        raise UsageError("an R kernel has no Python env: -r, --python, --system-site-packages and --wheelhouse "
+                         "do not apply", "Name R packages and the --r-repo DIRs that hold them.")
+    wanted = languages.get(language).read_packages(name, packages, requirement_files)
+    repo_dirs = [Path(d).absolute() for d in r_repos]
+    r.check_repos(repo_dirs)
     guard = Options(netguard=netguard, netguard_allow=list(netguard_allow))
     netguard_config.validate(guard, [])
     location = location or user_location()
@@ -81,6 +94,14 @@ def create(
                 options=Options(display_name=display_name or julia.default_display_name(name), language=language,
                                 modules=list(module_names), purge=purge, logo=logo_path, group=group,
                                 julia_project=julia_project, julia_depot=julia_depot),
+                module_system=module_system, location=location,
+            )
+        elif language == r.LANGUAGE:
+            plan = BuildPlan(
+                name=name, interpreter=None, python_requested=None, wheelhouses=[], requirements=wanted.requirements,
+                options=Options(display_name=display_name or f"R ({name})", language=language,
+                                modules=list(module_names), purge=purge, logo=logo_path, group=group,
+                                r_repos=[str(d) for d in repo_dirs]),
                 module_system=module_system, location=location,
             )
         else:
@@ -150,7 +171,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "  kernelctl create course --wheelhouse ~/wheels --display-name 'Course 2025'\n"
         "  kernelctl create myenv --force numpy     replace an existing kernel\n"
         "  kernelctl create sci --module python/3.11 --module scipy-stack\n"
-        "  kernelctl create jl --language julia --module ijulia-kernel",
+        "  kernelctl create jl --language julia --module ijulia-kernel\n"
+        "  kernelctl create rk --language r --module r/4.3 --r-repo /project/def-x/R-repo ggplot2",
     )
     parser.add_argument("name", metavar="NAME", help="kernel name (lowercase letters, digits, . _ -)")
     parser.add_argument("packages", metavar="PKG", nargs="*", default=[], help="requirements to install, as for pip")
@@ -166,12 +188,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="a module to load, before the build and at every kernel start "
                              "(repeatable, loaded in order; Lmod or Environment Modules)")
     parser.add_argument("--purge", action="store_true", help="'module purge' before loading the modules")
-    parser.add_argument("--language", choices=("python", julia.LANGUAGE), default="python",
-                        help="kernel language (default: python; julia starts IJulia from the modules)")
+    parser.add_argument("--language", choices=tuple(languages.LANGUAGES), default="python",
+                        help="kernel language (default: python; julia starts IJulia from the modules; r starts "
+                             "IRkernel with the kernel's own R library)")
     parser.add_argument("--julia-project", metavar="DIR",
                         help=f"Julia project for the kernel (default: {julia.DEFAULT_PROJECT}, the nearest Project.toml)")
     parser.add_argument("--julia-depot", metavar="DIR",
                         help="put DIR first on JULIA_DEPOT_PATH (default: as the modules set it)")
+    parser.add_argument("--r-repo", metavar="DIR", dest="r_repos", action="append", default=[],
+                        help="R kernels: a local R repository (CRAN-like, or a dir of source tarballs) to install "
+                             "PKGs and IRkernel from, and install.packages() in the kernel (repeatable)")
     parser.add_argument("--netguard", choices=netguard_config.MODES, default="warn",
                         help="warn (default) or block when notebook code reaches for the internet; off: neither")
     add_allow_option(parser, "hosts, '.domain' suffixes or CIDRs that netguard never flags",
@@ -206,7 +232,8 @@ def run(args: argparse.Namespace) -> int:
         args.name, args.packages, requirement_files=args.requirement, wheelhouses=args.wheelhouse,
         python=args.python, display_name=args.display_name, system_site_packages=args.system_site_packages,
         verify=args.verify, force=args.force, backend=args.backend, module_names=args.modules, purge=args.purge,
-        language=args.language, julia_project=args.julia_project, julia_depot=args.julia_depot, netguard=args.netguard,
+        language=args.language, julia_project=args.julia_project, julia_depot=args.julia_depot, r_repos=args.r_repos,
+        netguard=args.netguard,
         netguard_allow=args.netguard_allow, location=location_from_args(args), group=args.group, logo=args.logo,
         progress=progress, verbose=args.verbose,
     )

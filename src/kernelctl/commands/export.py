@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from kernelctl import languages
 from kernelctl.commands.args import add_parser
-from kernelctl.commands.common import find_python_kernel
-from kernelctl.manifest import now
-from kernelctl.venv import SEEDED, installed_distributions
+from kernelctl.commands.common import find_kernel
 
 
 def export(name: str) -> str:
-    """Pinned requirements (``name==version``) of kernel ``name``, usable with ``create -r``."""
-    kernel = find_python_kernel(name, "export")
-    installed = installed_distributions(kernel.prefix, name)
-    header = [f"# kernelctl export of kernel {name!r} (Python {kernel.manifest.python_version}), {now()}",
-              "# recreate with: kernelctl create NAME -r THIS_FILE"]
-    pins = [f"{project}=={version}" for project, version in installed.items() if project.lower() not in SEEDED]
-    return "\n".join(header + pins) + "\n"
+    """Pinned packages (``name==version``) of kernel ``name``: for a Python kernel, usable with
+    ``create -r``; for an R kernel, its library's packages."""
+    manifest = find_kernel(name).manifest
+    return languages.get(manifest.options.language).export(manifest)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,4 +1,5 @@
-"""``kernelctl install``: add packages to a kernel's env, from the wheelhouse only, all or nothing."""
+"""``kernelctl install``: add packages to a kernel's env, from the wheelhouse (an R kernel's:
+its local R repositories) only, all or nothing."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ import argparse
 import os
 from collections.abc import Sequence
 
+from kernelctl import languages
 from kernelctl.commands.args import add_json_flag, add_parser, add_quiet_flag, add_verbose_flag
-from kernelctl.commands.common import find_python_kernel
+from kernelctl.commands.common import find_kernel
 from kernelctl.commands.rebuild import rebuild
 from kernelctl.errors import UsageError
 from kernelctl.manifest import Manifest
 from kernelctl.output import Progress, print_json
-from kernelctl.requirements import read
 
 
 def install(name: str, packages: Sequence[str] = (), *,
@@ -26,8 +27,8 @@ def install(name: str, packages: Sequence[str] = (), *,
     """
     if not packages and not requirement_files:
         raise UsageError("nothing to install", "Name packages (kernelctl install NAME PKG...) or pass -r FILE.")
-    added = read(packages, requirement_files)
-    find_python_kernel(name, "install into")
+    manifest = find_kernel(name).manifest
+    added = languages.get(manifest.options.language).read_packages(name, packages, requirement_files)
     return rebuild(name, verify=verify, progress=progress, verbose=verbose, added=added)
 
 
@@ -37,7 +38,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Install packages into the env of kernel NAME, only from its wheelhouse (--no-index),\n"
         "and record them so 'kernelctl rebuild' and 'export' know about them. The install goes\n"
         "into a copy of the env that replaces it only when complete: a failure changes nothing.",
-        "  kernelctl install myenv matplotlib\n  kernelctl install myenv -r extra-requirements.txt",
+        "  kernelctl install myenv matplotlib\n  kernelctl install myenv -r extra-requirements.txt\n"
+        "  kernelctl install my-r-kernel ggplot2     an R kernel: from its --r-repo dirs",
     )
     parser.add_argument("name", metavar="NAME")
     parser.add_argument("packages", metavar="PKG", nargs="*", default=[])

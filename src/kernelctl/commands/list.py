@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     if not records:
         print("No kernelctl kernels yet. Create one with 'kernelctl create NAME [PKG...]'.")
         return 0
-    rows = [(r["name"], r["display_name"], r["python"] or ("-" if r["language"] == "julia" else "?"),
+    rows = [(r["name"], r["display_name"], r["python"] or ("?" if r["language"] == "python" else "-"),
              ", ".join(r["modules"]) or "-", r["status"]) for r in records]
     print(format_table(("NAME", "DISPLAY NAME", "PYTHON", "MODULES", "STATUS"), rows))
     return 0

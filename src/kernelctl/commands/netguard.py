@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from kernelctl import kernelspec, netguard_config
-from kernelctl.build import python_argv, share_written
+from kernelctl.build import share_written
 from kernelctl.commands.args import add_allow_option, add_json_flag, add_parser
+from kernelctl.languages.python import python_argv
 from kernelctl.commands.common import find_python_kernel, locked
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import write_atomic

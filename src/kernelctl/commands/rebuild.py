@@ -7,9 +7,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from kernelctl import julia, modules
-from kernelctl.build import BuildPlan, build, clean_leftovers
+from kernelctl import modules
+from kernelctl.build import BuildPlan, build
 from kernelctl.commands.args import add_json_flag, add_parser, add_quiet_flag, add_verbose_flag, add_wheelhouse_option
+from kernelctl.envstore import clean_leftovers
 from kernelctl.commands.common import find_kernel, locked
 from kernelctl.errors import KernelctlError
 from kernelctl.manifest import Manifest
@@ -57,12 +58,12 @@ def rebuild(name: str, *, python: str | None = None, wheelhouses: Sequence[str |
         wanted = recorded_requirements(old)
         # The modules may supply the interpreter (python/3.11), as they did at create time.
         with modules.loaded(old.options.modules, old.options.purge, system) as module_system:
-            is_julia = old.options.language == julia.LANGUAGE
             python_requested = python or old.python_requested
             plan = BuildPlan(
                 name=name,
-                interpreter=None if is_julia else find_interpreter(
-                    old.python_executable if added else python_requested),
+                # Only a Python kernel records an interpreter (Julia and R ones run their language's from modules/PATH).
+                interpreter=find_interpreter(old.python_executable if added else python_requested)
+                if old.python_executable else None,
                 python_requested=python_requested,
                 wheelhouses=list(discover(wheelhouses).dirs) if wheelhouses else [Path(d) for d in old.wheelhouses],
                 requirements=wanted.requirements,

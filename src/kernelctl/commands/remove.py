@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from kernelctl import kernelspec
-from kernelctl.build import clean_leftovers, in_service
+from kernelctl.envstore import clean_leftovers, in_service
 from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.commands.common import find_kernelctl_spec, locked
 from kernelctl.errors import UsageError

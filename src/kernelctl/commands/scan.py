@@ -1,7 +1,8 @@
 """``kernelctl scan``: find notebook and script code that needs the internet.
 
 Runs netguard's static checker (the same one the kernel extension runs before each cell)
-over notebooks, Python scripts and directories, so a notebook copied from a tutorial can
+over notebooks, Python and R scripts and directories (R notebooks and ``.R`` files with
+:mod:`kernelctl.netguard.r_rules`), so a notebook copied from a tutorial can
 be fixed on a login node before it hangs on a compute node.
 
 The scan is bounded and total: it opens regular files only (a FIFO would block it, a device
@@ -112,7 +113,7 @@ def read_bounded(path: Path, max_size: int) -> str:
 
 
 def iter_files(root: Path) -> Iterator[Path]:
-    """``.ipynb`` and ``.py`` files under ``root`` in sorted order, skipping hidden
+    """``.ipynb``, ``.py`` and ``.R`` files under ``root`` in sorted order, skipping hidden
     directories, ``.ipynb_checkpoints``, caches and virtualenvs."""
     for directory, subdirs, files in os.walk(root):
         subdirs[:] = sorted(
@@ -121,7 +122,7 @@ def iter_files(root: Path) -> Iterator[Path]:
             and not any(os.path.exists(os.path.join(directory, d, m)) for m in _ENV_MARKERS)
         )
         for name in sorted(files):
-            if name.endswith((".ipynb", ".py")) and not name.startswith("."):
+            if name.endswith((".ipynb", ".py", ".R", ".r")) and not name.startswith("."):
                 yield Path(directory, name)
 
 
@@ -220,13 +221,14 @@ EXAMPLES = """\
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add_parser(
         subparsers, "scan",
-        "Find code in notebooks and Python scripts that needs the internet (pip installs,\n"
-        "git clone, model and dataset downloads, HTTP requests), with the offline way to\n"
-        "do each.",
+        "Find code in notebooks and Python or R scripts that needs the internet (pip installs,\n"
+        "git clone, model and dataset downloads, HTTP requests; in R install.packages from\n"
+        "CRAN, install_github, BiocManager, download.file), with the offline way to do\n"
+        "each.",
         EXAMPLES, notes=NOTES,
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                        help="notebook (.ipynb), Python script or directory (searched recursively)")
+                        help="notebook (.ipynb), Python or R script or directory (searched recursively)")
     add_json_flag(parser)
     add_allow_option(parser, "extra local hosts, .domain suffixes or CIDRs", default=[])
     parser.add_argument("--max-size", type=parse_size, default=DEFAULT_MAX_SIZE, metavar="SIZE",

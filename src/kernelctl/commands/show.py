@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from kernelctl import languages
 from kernelctl.commands.args import add_json_flag, add_parser
 from kernelctl.commands.common import find_kernel
 from kernelctl.health import judge
+from kernelctl.manifest import Manifest
 from kernelctl.output import print_json
 from kernelctl.slurmkernel.spec import settings as slurm_settings
 
@@ -57,14 +59,12 @@ def run(args: argparse.Namespace) -> int:
         print_json(info)
         return 0
     options = info["options"]
-    is_julia = options["language"] == "julia"
+    label, runtime = languages.get(options["language"]).describe(Manifest.from_dict(info))
     lines = [
         f"name:          {info['name']}",
         f"display name:  {info['kernel_json'].get('display_name')}",
         f"language:      {options['language']}",
-        f"julia:         project {options['julia_project'] or '@.'}, depot "
-        f"{options['julia_depot'] or '(as the modules set it)'}"
-        if is_julia else f"python:        {info['python_version']} ({info['python_executable']})",
+        f"{label + ':':<15}{runtime}",
         f"env:           {info['prefix']}",
         f"kernelspec:    {info['kernelspec']}",
         f"wheelhouses:   {', '.join(info['wheelhouses']) or '-'}",
