@@ -101,7 +101,8 @@ def create(
                 name=name, interpreter=None, python_requested=None, wheelhouses=[], requirements=wanted.requirements,
                 options=Options(display_name=display_name or f"R ({name})", language=language,
                                 modules=list(module_names), purge=purge, logo=logo_path, group=group,
-                                r_repos=[str(d) for d in repo_dirs]),
+                                r_repos=[str(d) for d in repo_dirs],
+                                netguard=guard.netguard, netguard_allow=guard.netguard_allow),
                 module_system=module_system, location=location,
             )
         else:

@@ -25,11 +25,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kernelctl import kernelspec
+from kernelctl import kernelspec, netguard_config
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.launcher import LAUNCHER_NAME
 from kernelctl.manifest import Manifest, now
 from kernelctl.modules import ModuleSystem, launch_settings
+from kernelctl.netguard import catalogue, r_rules
+from kernelctl.netguard.guard import MODE_ENV, PREFIX
+from kernelctl.netguard.policy import _PRIVATE_NETS, ALLOW_ENV
 from kernelctl.output import Progress
 from kernelctl.requirements import COMMAND_LINE, Line, Requirements
 from kernelctl.verify import run_cell
@@ -41,6 +44,7 @@ LANGUAGE = "r"
 KERNEL_PACKAGE = "IRkernel"
 LIBRARY = "library"
 PROFILE = "Rprofile"
+NETGUARD_HOOK = Path(__file__).with_name("r_netguard.R")
 INDEXES = "repos"  # indexes made for plain directories of tarballs
 PACKAGE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]")
 TARBALL = re.compile(r"([A-Za-z][A-Za-z0-9.]*[A-Za-z0-9])_[0-9][0-9.-]*\.tar\.gz")
@@ -147,7 +151,34 @@ def profile_text(library: Path, roots: list[Path]) -> str:
         "        if (file.exists(own)) sys.source(own, envir = globalenv()) })\n"
         f".libPaths(unique(c({_r_string(str(library))}, .libPaths())))\n"
         f"options(repos = {'c(' + repos + ')' if repos else 'NULL'})\n"
+        + netguard_hook()
     )
+
+
+def _r_vector(items: dict[str, str] | list[str], kind: str = "c") -> str:
+    named = items.items() if isinstance(items, dict) else ((None, v) for v in items)
+    return f"{kind}(" + ", ".join(_r_string(v) if k is None else f"`{k}` = {_r_string(v)}" for k, v in named) + ")"
+
+
+def netguard_hook() -> str:
+    """The profile's netguard hook (``r_netguard.R``), filled with the scan's offline fixes for
+    the rules it reports, the private IPv4 networks and the variable names the Python kernels read."""
+    rules = {**catalogue.RULES, **r_rules.RULES}
+    hints = {rule: rules[rule].hint for rule in ("http-request", "remote-read", *r_rules.RULES)}
+    nets = [str(net) for net in _PRIVATE_NETS if net.version == 4]
+    fills = {"@MODE_ENV@": MODE_ENV, "@ALLOW_ENV@": ALLOW_ENV, "@PREFIX@": PREFIX,
+             "@HINTS@": _r_vector(hints, "list"), "@NETS@": _r_vector(nets)}
+    text = NETGUARD_HOOK.read_text(encoding="utf-8")
+    for key, value in fills.items():
+        text = text.replace(key, value)
+    return text
+
+
+def netguard_env(options: Any) -> dict[str, str]:
+    """kernel.json's netguard variables for an R kernel: the mode (``off`` too, so a server's
+    own setting does not leak in) and the allowlist, as Python kernels get them."""
+    env = netguard_config.validate(options, [])[1]
+    return {MODE_ENV: options.netguard, **{k: v for k, v in env.items() if k == ALLOW_ENV}}
 
 
 def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -245,7 +276,7 @@ class R:
             "display_name": options.display_name or f"R ({plan.name})",
             "language": LANGUAGE,
             "interrupt_mode": "signal",
-            "env": {},
+            "env": netguard_env(options),
             "metadata": {"kernelctl": kernelspec.kernelctl_metadata(plan.name, prefix, plan.location)},
         }
         return spec, config
