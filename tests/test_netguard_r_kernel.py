@@ -43,18 +43,27 @@ CELLS = {
 }
 
 
-def run_r_kernel(tmp_path: Path, mode: str) -> dict[str, dict]:
-    """Create an R kernel in netguard ``mode`` and run CELLS in it offline; results by cell name."""
+def create_r_kernel(tmp_path: Path, mode: str) -> None:
     repo = cran_like_repo(tmp_path / "repo", ("greet",))
     kernelctl("create", "rk", "--language", "r", "--r-repo", str(repo), "--netguard", mode,
               "--netguard-allow", ".example.net", "--no-verify", "-q")
     assert kernel_json(tmp_path / "jupyter-data", "rk")["env"]["KERNELCTL_NETGUARD"] == mode
+
+
+def run_cells(tmp_path: Path, names: tuple[str, ...] = tuple(CELLS)) -> dict[str, dict]:
+    """Run the CELLS called ``names`` in kernel rk offline; results by cell name."""
     cells_file = tmp_path / "cells.json"
-    cells_file.write_text(json.dumps(list(CELLS.values())))
+    cells_file.write_text(json.dumps([CELLS[name] for name in names]))
     done = subprocess.run(offline_command([sys.executable, str(HELPER), "rk", str(cells_file)]),
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    return dict(zip(CELLS, json.loads(done.stdout)))
+    return dict(zip(names, json.loads(done.stdout)))
+
+
+def run_r_kernel(tmp_path: Path, mode: str) -> dict[str, dict]:
+    """Create an R kernel in netguard ``mode`` and run CELLS in it offline; results by cell name."""
+    create_r_kernel(tmp_path, mode)
+    return run_cells(tmp_path)
 
 
 def guard_lines(result: dict) -> list[str]:
@@ -88,8 +97,18 @@ def test_block_mode_stops_the_call_at_once_with_the_fix(tmp_path: Path) -> None:
     assert results["file_url"]["stdout"].strip() == "ok"
 
 
-def test_off_mode_adds_no_hook(tmp_path: Path) -> None:
+def test_off_mode_adds_no_hook_and_kernelctl_netguard_switches_the_mode(tmp_path: Path) -> None:
     results = run_r_kernel(tmp_path, "off")
     assert [line for r in results.values() for line in guard_lines(r)] == []
     assert "cannot open URL" in results["remote"]["stdout"]  # R's own failure, nothing in front of it
     assert "block mode" not in "".join(r["stdout"] for r in results.values())
+
+    kernelctl("netguard", "rk", "--mode", "block")  # the allowlist is kept
+    env = kernel_json(tmp_path / "jupyter-data", "rk")["env"]
+    assert env == {"KERNELCTL_NETGUARD": "block", "KERNELCTL_NETGUARD_ALLOW": ".example.net,${KERNELCTL_NETGUARD_ALLOW}"}
+    results = run_cells(tmp_path, ("remote", "allowed"))
+    assert results["remote"]["stdout"].startswith(f"block mode: {PREFIX} http-request:")
+    assert "block mode" not in results["allowed"]["stdout"]
+    kernelctl("netguard", "rk", "--clear-allow")
+    assert kernel_json(tmp_path / "jupyter-data", "rk")["env"] == {"KERNELCTL_NETGUARD": "block"}
+    assert run_cells(tmp_path, ("allowed",))["allowed"]["stdout"].startswith(f"block mode: {PREFIX} http-request:")

@@ -11,7 +11,8 @@ from kernelctl import kernelspec, netguard_config
 from kernelctl.build import share_written
 from kernelctl.commands.args import add_allow_option, add_json_flag, add_parser
 from kernelctl.languages.python import python_argv
-from kernelctl.commands.common import find_python_kernel, locked
+from kernelctl.commands.common import find_kernel, find_python_kernel, locked
+from kernelctl.languages import r
 from kernelctl.errors import UsageError
 from kernelctl.fsutil import write_atomic
 from kernelctl.launcher import CONFIG_NAME
@@ -27,11 +28,22 @@ def set_netguard(name: str, mode: str | None = None, allow: Sequence[str] | None
     meanwhile gets the old settings or the new ones. Running kernels keep theirs until restarted.
     """
     with locked(name):
-        kernel = find_python_kernel(name, "guard")
+        kernel = find_kernel(name)
+        if kernel.manifest.options.language != r.LANGUAGE:
+            kernel = find_python_kernel(name, "guard")
         manifest = kernel.manifest
         if mode is not None or allow is not None:
             manifest.options.netguard = mode or manifest.options.netguard
             manifest.options.netguard_allow = list(allow) if allow is not None else manifest.options.netguard_allow
+        if manifest.options.language == r.LANGUAGE and (mode is not None or allow is not None):
+            # An R kernel's profile hook reads the mode and allowlist from kernel.json's env.
+            spec = dict(kernel.spec.spec)
+            spec["env"] = r.netguard_env(spec.get("env", {}), manifest.options)
+            kernelspec.update_kernel_json(kernel.spec.resource_dir, spec)
+            manifest.save()
+            share_written(kernel.location, manifest.options.group,
+                          [kernel.spec.resource_dir / "kernel.json", kernel.prefix / MANIFEST_NAME])
+        elif mode is not None or allow is not None:
             spec = dict(kernel.spec.spec)
             config_path = kernel.spec.resource_dir / CONFIG_NAME
             config = json.loads(config_path.read_text(encoding="utf-8"))

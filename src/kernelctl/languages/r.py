@@ -174,11 +174,13 @@ def netguard_hook() -> str:
     return text
 
 
-def netguard_env(options: Any) -> dict[str, str]:
-    """kernel.json's netguard variables for an R kernel: the mode (``off`` too, so a server's
-    own setting does not leak in) and the allowlist, as Python kernels get them."""
-    env = netguard_config.validate(options, [])[1]
-    return {MODE_ENV: options.netguard, **{k: v for k, v in env.items() if k == ALLOW_ENV}}
+def netguard_env(env: dict[str, str], options: Any) -> dict[str, str]:
+    """kernel.json's ``env`` with the R kernel's netguard variables for ``options`` in place of
+    the old ones: the mode (``off`` too, so a server's own setting does not leak in) and the
+    allowlist, as Python kernels get them. Raises UsageError for a bad allow entry."""
+    allow = netguard_config.validate(options, [])[1].get(ALLOW_ENV)
+    kept = {k: v for k, v in env.items() if k not in (MODE_ENV, ALLOW_ENV)}
+    return {**kept, MODE_ENV: options.netguard, **({ALLOW_ENV: allow} if allow else {})}
 
 
 def _run(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -276,7 +278,7 @@ class R:
             "display_name": options.display_name or f"R ({plan.name})",
             "language": LANGUAGE,
             "interrupt_mode": "signal",
-            "env": netguard_env(options),
+            "env": netguard_env({}, options),
             "metadata": {"kernelctl": kernelspec.kernelctl_metadata(plan.name, prefix, plan.location)},
         }
         return spec, config
