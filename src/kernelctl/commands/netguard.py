@@ -35,27 +35,22 @@ def set_netguard(name: str, mode: str | None = None, allow: Sequence[str] | None
         if mode is not None or allow is not None:
             manifest.options.netguard = mode or manifest.options.netguard
             manifest.options.netguard_allow = list(allow) if allow is not None else manifest.options.netguard_allow
-        if manifest.options.language == r.LANGUAGE and (mode is not None or allow is not None):
-            # An R kernel's profile hook reads the mode and allowlist from kernel.json's env.
             spec = dict(kernel.spec.spec)
-            spec["env"] = r.netguard_env(spec.get("env", {}), manifest.options)
+            written = [kernel.spec.resource_dir / "kernel.json", kernel.prefix / MANIFEST_NAME]
+            if manifest.options.language == r.LANGUAGE:
+                # An R kernel's profile hook reads the mode and allowlist from kernel.json's env.
+                spec["env"] = r.netguard_env(spec.get("env", {}), manifest.options)
+            else:
+                config_path = kernel.spec.resource_dir / CONFIG_NAME
+                config = json.loads(config_path.read_text(encoding="utf-8"))
+                netguard_config.apply(spec, config, manifest.options, manifest.wheelhouses)
+                spec["argv"] = python_argv(kernel.prefix, config)
+                runtime = netguard_config.install_runtime(site_packages(kernel.prefix, manifest.python_minor))
+                write_atomic(config_path, kernelspec.spec_json(config))
+                written += [runtime, config_path]
             kernelspec.update_kernel_json(kernel.spec.resource_dir, spec)
             manifest.save()
-            share_written(kernel.location, manifest.options.group,
-                          [kernel.spec.resource_dir / "kernel.json", kernel.prefix / MANIFEST_NAME])
-        elif mode is not None or allow is not None:
-            spec = dict(kernel.spec.spec)
-            config_path = kernel.spec.resource_dir / CONFIG_NAME
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-            netguard_config.apply(spec, config, manifest.options, manifest.wheelhouses)
-            spec["argv"] = python_argv(kernel.prefix, config)
-            runtime = netguard_config.install_runtime(site_packages(kernel.prefix, manifest.python_minor))
-            write_atomic(config_path, kernelspec.spec_json(config))
-            kernelspec.update_kernel_json(kernel.spec.resource_dir, spec)
-            manifest.save()
-            share_written(kernel.location, manifest.options.group,
-                          [runtime, config_path, kernel.spec.resource_dir / "kernel.json",
-                           kernel.prefix / MANIFEST_NAME])
+            share_written(kernel.location, manifest.options.group, written)
     return {"name": name, "mode": manifest.options.netguard, "allow": manifest.options.netguard_allow}
 
 
