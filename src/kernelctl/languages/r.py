@@ -3,7 +3,8 @@
 The generation holds ``library/`` (the R analogue of the venv: first in ``.libPaths()`` in
 the kernel, the module's and site's libraries behind it) and ``Rprofile`` (the analogue of
 the env's pip.conf: ``options(repos=)`` names only the local repositories as ``file://``
-URLs, so ``install.packages()`` in a notebook stays offline). R comes from the modules or
+URLs, so ``install.packages()`` in a notebook stays offline; in netguard's warn or block mode
+it also traces the calls that need the internet, see ``r_netguard.R``). R comes from the modules or
 PATH; the launcher loads the modules at every start, puts the library first on ``R_LIBS``,
 points ``R_PROFILE_USER`` at the profile and execs ``R ... -e IRkernel::main()``.
 
