@@ -100,7 +100,7 @@ def _install_and_verify(plan: BuildPlan, backend: Backend, interpreter: Interpre
     wanted = [KERNEL_PACKAGE, *(r.text for r in plan.requirements)]
     early = verify and not kept and not plan.added
     with ExitStack() as kernels:
-        described = ", ".join(wanted + [r.text for r in plan.added])
+        described = ", ".join(dict.fromkeys(wanted + [r.text for r in plan.added]))  # ipykernel once
         before = f"the {len(kept)} packages of the env in service, then " if kept else ""
         with progress.step(f"Installing {before}{described} from the wheelhouse "
                            f"({len(plan.wheelhouses)} dir(s), no index)"):
