@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,18 @@ def test_cheap_checks_say_what_list_can_see_and_doctor_asks_the_interpreter(real
         [stale] = problems_of(report, name)
         assert stale["check"] == "stale" and f"built on Python {old} but" in stale["problem"]
         assert stale["fix"] == f"kernelctl rebuild {name}"
+
+
+def test_doctor_works_where_there_is_no_slurm(real_wheelhouse: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A laptop has no squeue: that is not the kernels' problem, and doctor still checks them
+    (the orphan-job check has nothing to report)."""
+    kernelctl("create", "fine", "--no-verify", "-q", "--wheelhouse", str(real_wheelhouse))
+    bin_dir = tmp_path / "bin"  # this Python and nothing else on PATH
+    bin_dir.mkdir()
+    os.symlink(sys.executable, bin_dir / "python3")
+    monkeypatch.setenv("PATH", str(bin_dir))
+    proc = kernelctl("doctor", "fine", "--json", check=False)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["orphan_jobs"] == [] and problems_of(report, "fine") == [], report

@@ -71,8 +71,11 @@ def cancel(orphans: list[Orphan]) -> None:
 
 def doctor_report(fix: bool) -> list[dict[str, Any]]:
     """For ``kernelctl doctor``: one record per orphan kernel job; with ``fix`` they are
-    cancelled (and ``cancelled`` says so)."""
+    cancelled (and ``cancelled`` says so). Where there is no Slurm to ask (no ``squeue``,
+    or a controller that does not answer) there is nothing to report, which is no failure."""
     orphans = find()
+    if orphans is None:
+        return []
     if fix:
         cancel(orphans)
     return [{"job_id": o.job_id, "state": o.state, "kernel_id": o.kernel_id, "why": o.why, "cancelled": fix}
