@@ -80,6 +80,8 @@ def test_ctrl_c_cleans_up(real_wheelhouse: Path) -> None:
     assert "intr" not in KernelSpecManager().find_kernel_specs()
     store = Path(os.environ["KERNELCTL_HOME"]) / "envs" / ".store"
     assert not store.exists() or not any(store.iterdir())
+    staging = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels" / ".kernelctl-staging"
+    assert not staging.exists() or not any(staging.iterdir())
 
 
 def test_concurrent_create_of_one_name_fails_fast(real_wheelhouse: Path) -> None:

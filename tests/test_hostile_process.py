@@ -49,8 +49,8 @@ def terminate_at(proc: subprocess.Popen[str], marker: str, group: bool) -> str:
     return "".join(seen) + proc.communicate(timeout=120)[1]
 
 
-@pytest.mark.parametrize(("marker", "group"), [("[2/4]", False), ("[4/4]", False), ("[2/4]", True)],
-                         ids=["install", "verify", "install-group"])
+@pytest.mark.parametrize(("marker", "group"), [("[2/4]", False), ("[3/4]", False), ("[4/4]", False), ("[3/4]", True)],
+                         ids=["kernelspec", "install", "verify", "install-group"])
 def test_sigterm_mid_create_leaves_nothing_and_the_name_usable(real_wheelhouse: Path, marker: str,
                                                                group: bool) -> None:
     proc = start_create("term", real_wheelhouse)

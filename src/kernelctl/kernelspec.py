@@ -20,14 +20,15 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from jupyter_client.kernelspec import KernelSpecManager
+from typing import TYPE_CHECKING, Any
 
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.fsutil import check_own_dir, own_dir, read_small_text, remove_tree, write_atomic
 from kernelctl.location import STAGING, Location
 from kernelctl.manifest import MANIFEST_NAME
+
+if TYPE_CHECKING:
+    from jupyter_client.kernelspec import KernelSpecManager
 
 TEMPLATES = Path(__file__).with_name("kernelspecs")
 LOGO_FILES = ("logo-32x32.png", "logo-64x64.png", "logo-svg.svg")
@@ -37,6 +38,10 @@ USER_LOGO_NAMES = {".png": "logo-64x64.png", ".svg": "logo-svg.svg"}
 
 
 def spec_manager() -> KernelSpecManager:
+    # Imported here: jupyter_client takes a tenth of a second to import, which a build
+    # spends in the background while it waits for the interpreter (see kernelctl.background).
+    from jupyter_client.kernelspec import KernelSpecManager
+
     return KernelSpecManager()
 
 
@@ -173,15 +178,19 @@ def stage(kernels_dir: Path, name: str, kernel_json: dict[str, Any], files: dict
     files = {**logo_files(language, logo), **files}
     kernels_dir.mkdir(parents=True, exist_ok=True)
     attempt = own_dir(kernels_dir / STAGING) / secrets.token_hex(6)
-    attempt.mkdir()
-    spec_dir = attempt / name
-    spec_dir.mkdir()
-    for filename, content in files.items():
-        if isinstance(content, Path):
-            shutil.copyfile(content, spec_dir / filename)
-        else:
-            (spec_dir / filename).write_text(content, encoding="utf-8")
-    (spec_dir / "kernel.json").write_text(spec_json(kernel_json), encoding="utf-8")
+    try:
+        attempt.mkdir()
+        spec_dir = attempt / name
+        spec_dir.mkdir()
+        for filename, content in files.items():
+            if isinstance(content, Path):
+                shutil.copyfile(content, spec_dir / filename)
+            else:
+                (spec_dir / filename).write_text(content, encoding="utf-8")
+        (spec_dir / "kernel.json").write_text(spec_json(kernel_json), encoding="utf-8")
+    except BaseException:  # a full disk, or Ctrl-C half-way: the caller has no staged spec to discard
+        shutil.rmtree(attempt, ignore_errors=True)
+        raise
     return spec_dir
 
 
