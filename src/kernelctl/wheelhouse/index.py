@@ -25,8 +25,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from kernelctl.paths import cache_root
 from kernelctl.wheelhouse.filenames import InvalidWheelName, is_dummy_version, normalize, parse_release, printable
-from kernelctl.wheelhouse.metadata_cache import DirCache, cache_root
+from kernelctl.wheelhouse.metadata_cache import DirCache
 from kernelctl.wheelhouse.wheelmeta import WheelMetadata
 
 _VERSIONS: dict = {}

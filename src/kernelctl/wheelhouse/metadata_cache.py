@@ -40,15 +40,6 @@ CACHE_FORMAT = 6
 SETTLE_SECONDS = 2.0
 
 
-def cache_root(environ: dict[str, str] | None = None) -> Path:
-    """The kernelctl cache directory (``KERNELCTL_CACHE_DIR``, else the XDG cache)."""
-    env = os.environ if environ is None else environ
-    if env.get("KERNELCTL_CACHE_DIR"):
-        return Path(env["KERNELCTL_CACHE_DIR"])
-    base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "kernelctl"
-
-
 _FIELD, _RECORD = "\x1f", "\x1e"
 
 
