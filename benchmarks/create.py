@@ -9,6 +9,10 @@ Compared, each building a registered kernel with ipykernel + numpy + pandas:
   pip recipe  virtualenv --no-download + pip install --no-index --find-links + ipykernel install
   uv recipe   uv venv + uv pip install --offline --no-index --find-links + ipykernel install
 Targets (issue 12): kernelctl's median at most 1.0x the uv recipe's and 0.3x the pip recipe's.
+Every run starts from an empty home, KERNELCTL_HOME and Jupyter data dir. The caches are
+kept between runs, as a user's are between builds, and warmed by one untimed run of each
+recipe: uv's (the unpacked wheels, shared by kernelctl and the uv recipe), virtualenv's
+(seed wheels) and kernelctl's (the bytecode of the kernel's start-up modules).
 Without --wheelhouse, the wheels are fetched once into /var/tmp/kernelctl-test-cache/bench-wh.
 """
 
@@ -75,6 +79,7 @@ def measure(recipe, wheelhouse: Path, caches: Path) -> tuple[float, float]:  # t
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "KERNELCTL_", "JUPYTER"))}
         env.update(HOME=str(work / "home"), KERNELCTL_HOME=str(work / "kh"), JUPYTER_DATA_DIR=str(work / "jd"),
                    PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", UV_CACHE_DIR=str(caches / "uv"),
+                   KERNELCTL_CACHE_DIR=str(caches / "kernelctl"),
                    VIRTUALENV_OVERRIDE_APP_DATA=str(caches / "virtualenv"), JUPYTER_PLATFORM_DIRS="1")
         cpu = _children_cpu()
         started = time.perf_counter()

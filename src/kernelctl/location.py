@@ -76,9 +76,11 @@ class Location:
 
 
 def user_location() -> Location:
-    from jupyter_client.kernelspec import KernelSpecManager
+    """The user's own kernels: ``kernels`` in the Jupyter data dir (``KernelSpecManager``'s
+    ``user_kernel_dir``, found without importing jupyter_client) and ``KERNELCTL_HOME``."""
+    from jupyter_core.paths import jupyter_data_dir
 
-    return Location(Path(KernelSpecManager().user_kernel_dir), kernelctl_home())
+    return Location(Path(jupyter_data_dir()) / "kernels", kernelctl_home())
 
 
 def prefix_location(prefix: str | Path) -> Location:

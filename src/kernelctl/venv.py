@@ -23,13 +23,18 @@ SEEDED = frozenset({"pip", "setuptools", "wheel"})
 
 _VERSION_SPEC = re.compile(r"^\d+\.\d+$")
 
-_PROBE = "import json, sys; print(json.dumps([sys.executable, '.'.join(map(str, sys.version_info[:3]))]))"
+_PROBE = ("import json, sys; print(json.dumps([sys.executable, '.'.join(map(str, sys.version_info[:3])), "
+          "sys.implementation.cache_tag or '']))")
 
 
 @dataclass(frozen=True)
 class Interpreter:
+    """A Python to build envs on. ``cache_tag`` is its ``sys.implementation.cache_tag``
+    (names its bytecode files), empty when unknown."""
+
     executable: Path
     version: str
+    cache_tag: str = ""
 
     @property
     def minor(self) -> str:
@@ -56,14 +61,14 @@ def find_interpreter(spec: str | None) -> Interpreter:
                              "Pass --python X.Y or the full path of a Python interpreter.")
     try:
         out = subprocess.run([candidate, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60)
-        executable, version = json.loads(out.stdout)
+        executable, version, cache_tag = json.loads(out.stdout)
     except (OSError, ValueError, subprocess.TimeoutExpired):
         raise UsageError(f"{candidate} did not run as a Python interpreter",
                              "Pass --python with a working Python 3 interpreter.") from None
     if tuple(int(p) for p in version.split(".")[:2]) < (3, 8):
         raise UsageError(f"{candidate} is Python {version}; kernels need Python 3.8 or newer",
                          "Pass --python with a newer interpreter (e.g. --python 3.11).")
-    return Interpreter(Path(executable), version)
+    return Interpreter(Path(executable), version, cache_tag)
 
 
 def create_virtualenv(prefix: Path, interpreter: Interpreter, system_site_packages: bool,

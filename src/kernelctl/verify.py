@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import ast
+import os
 import queue
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
-
-from jupyter_client.kernelspec import KernelSpecManager
-from jupyter_client.manager import KernelManager
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from kernelctl.backends.base import die_with_parent, spawning
+from kernelctl.bytecode import loaded_expression
 from kernelctl.errors import KernelctlError
 from kernelctl.venv import INSTALLED_EXPRESSION, by_name
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import KernelManager
 
 
 @dataclass(frozen=True)
@@ -36,18 +39,27 @@ class Launched:
                               "Fix the cause above and run the command again (kernelctl left no kernel behind).")
 
 
+# Unset for the kernels kernelctl starts, so that they write the bytecode of what they import
+# into their env, where every later start finds it (see kernelctl.bytecode).
+_NO_BYTECODE_VARIABLES = ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")
+
+
 @contextmanager
 def launched(spec_dir: Path) -> Iterator[Launched]:
     """Start the kernel whose spec is in ``spec_dir`` (without waiting for it) and connect a
-    client; the kernel is shut down when the block ends, however it ends."""
+    client; the kernel is killed when the block ends, however it ends."""
+    from jupyter_client.kernelspec import KernelSpecManager  # see kernelctl.background
+    from jupyter_client.manager import KernelManager
+
     ksm = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)], ensure_native_kernel=False)
+    env = {k: v for k, v in os.environ.items() if k not in _NO_BYTECODE_VARIABLES}
     with tempfile.TemporaryFile("w+", prefix="kernelctl-verify-") as log:
         manager = KernelManager(kernel_name=spec_dir.name, kernel_spec_manager=ksm)
         try:
             try:
                 # dies with kernelctl, so that a killed build leaves no kernel running from its env
                 with spawning():
-                    manager.start_kernel(stdout=log, stderr=log, preexec_fn=die_with_parent)
+                    manager.start_kernel(stdout=log, stderr=log, env=env, preexec_fn=die_with_parent)
             except (RuntimeError, OSError) as err:
                 raise Launched(manager, None, log).failure(err) from None
             client = manager.client()
@@ -57,8 +69,22 @@ def launched(spec_dir: Path) -> Iterator[Launched]:
             finally:
                 client.stop_channels()
         finally:
-            if manager.has_kernel:
-                manager.shutdown_kernel(now=True)
+            _kill(manager)
+
+
+def _kill(manager: KernelManager) -> None:
+    """Kill the kernel's process group and reap it, then let jupyter_client clean up (its
+    connection file). Its own ``shutdown_kernel(now=True)`` polls for the death every 0.1 s:
+    a tenth of a second that every build would wait."""
+    process = getattr(manager.provisioner, "process", None)
+    if process is not None and process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # jupyter_client starts it in a session of its own
+        except OSError:
+            process.kill()
+        process.wait()
+    if manager.has_kernel:
+        manager.shutdown_kernel(now=True)
 
 
 def run_cell(spec_dir: Path, code: str, timeout: float = 60.0) -> tuple[str, str]:
@@ -128,12 +154,23 @@ def _execute(client, code: str, timeout: float) -> tuple[str, str]:  # type: ign
             return "".join(out), "".join(err)
 
 
-def verify_prefix(kernel: Launched, prefix: Path, timeout: float = 60.0) -> dict[str, str]:
-    """Check that ``kernel`` runs a cell inside the env at ``prefix``; return what the kernel
-    sees installed (``{project name: version}``), which saves a second start of the env's
-    Python to ask."""
-    where, installed = evaluate(kernel, "import sys", f"(sys.prefix, {INSTALLED_EXPRESSION})", timeout)
+class Verified(NamedTuple):
+    """What a verification kernel reports of its env."""
+
+    installed: dict[str, str]
+    """``{project name: version}`` of everything installed, sorted by name."""
+    loaded: list[str]
+    """The ``.py`` files under the env's site-packages the kernel imported, relative to it."""
+
+
+def verify_prefix(kernel: Launched, prefix: Path, site: Path | None = None, timeout: float = 60.0) -> Verified:
+    """Check that ``kernel`` runs a cell inside the env at ``prefix``; return what it reports
+    (which saves a second start of the env's Python to ask), with what it imported from
+    ``site``, the env's site-packages, when given."""
+    loaded = loaded_expression(site) if site is not None else "[]"
+    where, installed, loaded = evaluate(kernel, "import sys", f"(sys.prefix, {INSTALLED_EXPRESSION}, {loaded})",
+                                        timeout)
     if Path(where) != prefix:
         raise KernelctlError(f"the new kernel runs in {where!r}, not in its env {prefix}",
                              "Something on PATH or PYTHONPATH overrides the env; check the modules you load.")
-    return by_name(installed)
+    return Verified(by_name(installed), loaded)

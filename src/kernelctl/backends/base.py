@@ -93,6 +93,11 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the process group below still covers Ctrl-C
         pass
+    release_held()
+
+
+def release_held() -> None:
+    """Take Ctrl-C and SIGTERM again in a thread or child that began under :func:`spawning`."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD)
 
 

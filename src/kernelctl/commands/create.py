@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kernelctl import kernelspec, languages, modules, netguard_config
+from kernelctl.background import import_in_background
 from kernelctl.build import BuildPlan, build, group_id
 from kernelctl.commands import slurm
 from kernelctl.commands.args import (add_allow_option, add_json_flag, add_parser, add_quiet_flag, add_verbose_flag,
@@ -64,6 +65,7 @@ def create(
     has run a cell).
     """
     validate_name(name)
+    import_in_background("jupyter_client.manager")  # needed once the interpreter probe is done
     if language != julia.LANGUAGE and (julia_project or julia_depot):
         raise UsageError("--julia-project and --julia-depot are for Julia kernels", "Add --language julia.")
     if language == julia.LANGUAGE and (packages or requirement_files or python or system_site_packages):

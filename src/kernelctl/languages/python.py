@@ -8,8 +8,9 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kernelctl import kernelspec, netguard_config
+from kernelctl import bytecode, kernelspec, netguard_config
 from kernelctl.backends import Backend, InstallRequest, get_backend
+from kernelctl.background import alongside
 from kernelctl.backends.uv import UvBackend
 from kernelctl.errors import KernelctlError
 from kernelctl.launcher import LAUNCHER_NAME
@@ -92,6 +93,8 @@ def _install_and_verify(plan: BuildPlan, backend: Backend, interpreter: Interpre
     kernel starts while the rest installs, and its test cell runs when all is in. If the rest
     replaced any package that was there when the kernel started, that kernel may have loaded
     the old one, so a fresh kernel is started for the test instead.
+    Before a kernel starts, the bytecode kept from earlier builds goes into the env, and what
+    the verification kernel imported is kept for the next ones (:mod:`kernelctl.bytecode`).
     An install into a copy of a kernel in service (``plan.keep``) puts back its exact
     versions first, then what is added, as an install into that env would.
     """
@@ -104,26 +107,30 @@ def _install_and_verify(plan: BuildPlan, backend: Backend, interpreter: Interpre
         before = f"the {len(kept)} packages of the env in service, then " if kept else ""
         with progress.step(f"Installing {before}{described} from the wheelhouse "
                            f"({len(plan.wheelhouses)} dir(s), no index)"):
-            # Always there, so that the netguard mode can be switched on later without a rebuild.
-            netguard_config.install_runtime(site)
+            # Always there, so that the netguard mode can be switched on later without a
+            # rebuild; copied and compiled while the first install runs.
+            with alongside(netguard_config.install_runtime, site) as runtime:
+                _install(plan, backend, prefix, [KERNEL_PACKAGE] if early else [*seeds, *wanted, *kept], verbose)
+            runtime.result()
             if early:
-                _install(plan, backend, prefix, [*seeds, KERNEL_PACKAGE], verbose)
                 started_with = _dist_infos(site)
+                bytecode.restore(site, interpreter.cache_tag, link=not plan.location.shared)
                 kernel = kernels.enter_context(launched(staged))
-                _install(plan, backend, prefix, wanted, verbose)
+                _install(plan, backend, prefix, [*seeds, *wanted], verbose)
                 if not started_with <= _dist_infos(site):
                     kernels.close()
                     early = False
-            else:
-                _install(plan, backend, prefix, [*seeds, *wanted, *kept], verbose)
             if plan.added:
                 _install(plan, backend, prefix, [r.text for r in plan.added], verbose)
         if not verify:
             return installed_distributions(prefix, plan.name)
         with progress.step("Verifying: starting the kernel and running a cell"):
             if not early:
+                bytecode.restore(site, interpreter.cache_tag, link=not plan.location.shared)
                 kernel = kernels.enter_context(launched(staged))
-            return verify_prefix(kernel, prefix)
+            verified = verify_prefix(kernel, prefix, site)
+    bytecode.keep(site, interpreter.cache_tag, verified.loaded)
+    return verified.installed
 
 
 def _manifest(plan: BuildPlan, interpreter: Interpreter, prefix: Path) -> Manifest:
