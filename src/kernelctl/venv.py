@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import email.parser
 import errno
 import importlib.util
@@ -23,8 +24,10 @@ SEEDED = frozenset({"pip", "setuptools", "wheel"})
 
 _VERSION_SPEC = re.compile(r"^\d+\.\d+$")
 
-_PROBE = ("import json, sys; print(json.dumps([sys.executable, '.'.join(map(str, sys.version_info[:3])), "
-          "sys.implementation.cache_tag or '']))")
+# Run with -I -S: neither the user's environment nor site-packages can change the answer,
+# and without site (and json) the probe takes a quarter of the time.
+_PROBE = ("import sys; print(repr([sys.executable, '.'.join(map(str, sys.version_info[:3])), "
+          "getattr(getattr(sys, 'implementation', None), 'cache_tag', None) or '']))")
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,9 @@ def find_interpreter(spec: str | None) -> Interpreter:
             raise UsageError(f"interpreter {spec!r} does not exist or is not executable",
                              "Pass --python X.Y or the full path of a Python interpreter.")
     try:
-        out = subprocess.run([candidate, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60)
-        executable, version, cache_tag = json.loads(out.stdout)
-    except (OSError, ValueError, subprocess.TimeoutExpired):
+        out = subprocess.run([candidate, "-I", "-S", "-c", _PROBE], capture_output=True, text=True, timeout=60)
+        executable, version, cache_tag = ast.literal_eval(out.stdout.strip())
+    except (OSError, ValueError, TypeError, SyntaxError, subprocess.TimeoutExpired):
         raise UsageError(f"{candidate} did not run as a Python interpreter",
                              "Pass --python with a working Python 3 interpreter.") from None
     if tuple(int(p) for p in version.split(".")[:2]) < (3, 8):
