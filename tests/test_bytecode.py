@@ -190,3 +190,73 @@ def test_a_build_starts_its_kernel_from_the_bytecode_an_earlier_build_kept(real_
     proc = subprocess.run([str(second / "bin" / "python"), "-v", "-c", "import ipykernel.kernelapp"],
                           env=env, capture_output=True, text=True, check=True)
     assert f"code object from '{kernelapp}'" in proc.stderr
+    runtime = second_site / "kernelctl_netguard"  # compiled while the kernel started
+    assert {p.stem for p in runtime.glob("*.py")} == {p.name.split(".")[0] for p in (runtime / "__pycache__").glob(f"*.{tag}.pyc")}
+
+
+def test_odd_input_never_fails_a_build(installer_cache: Path, tmp_path: Path) -> None:
+    """Whatever the kernel reports or the index holds, keep and restore return a count."""
+    cache = tmp_path / "cache"
+    first = linked_site(installer_cache, tmp_path / "env1")
+    compile_in_place(first)
+    odd = ["pkg/mod.py", None, 7, "pkg/\0.py", "pkg/\udcff.py", "", "/", "pkg/../pkg/mod.py"]
+    assert bytecode.keep(first, TAG, odd, root=cache) == 1  # type: ignore[list-item]
+    index = cache / "bytecode" / TAG / "index.json"
+    index.write_text("[" * 100_000 + "]" * 100_000)  # deeper than json can read
+    assert bytecode.restore(linked_site(installer_cache, tmp_path / "env2"), TAG, root=cache) == 0
+    index.write_text(json.dumps({"pkg/\0.py": "x", "pkg/mod.py": "../../etc/x"}))
+    assert bytecode.restore(linked_site(installer_cache, tmp_path / "env3"), TAG, root=cache) == 0
+    assert bytecode.keep(first, "../escape", ["pkg/mod.py"], root=cache) == 0
+    assert not (cache / "escape").exists()
+
+
+def test_bytecode_not_compiled_from_the_source_is_not_kept(installer_cache: Path, tmp_path: Path) -> None:
+    first = linked_site(installer_cache, tmp_path / "env1")
+    other = tmp_path / "other.py"
+    other.write_text("WHERE = 'somewhere else'\n")
+    target = pyc(first, "pkg/mod.py")
+    target.parent.mkdir()
+    py_compile.compile(str(other), cfile=str(target), doraise=True)
+    assert bytecode.keep(first, TAG, ["pkg/mod.py"], root=tmp_path / "cache") == 0
+
+
+def test_a_cache_entry_others_can_write_is_not_used(installer_cache: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = linked_site(installer_cache, tmp_path / "env1")
+    compile_in_place(first)
+    bytecode.keep(first, TAG, ["pkg/mod.py"], root=cache)
+    [entry] = (cache / "bytecode" / TAG).glob("*.pyc")
+    entry.chmod(0o666)  # as after a 'chmod -R g+w,o+w' of an env linked to it
+    second = linked_site(installer_cache, tmp_path / "env2")
+    assert bytecode.restore(second, TAG, root=cache) == 0 and not pyc(second, "pkg/mod.py").exists()
+
+
+def test_the_cache_is_private_whatever_the_umask(installer_cache: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = linked_site(installer_cache, tmp_path / "env1")
+    compile_in_place(first)
+    saved = os.umask(0o002)  # user-private groups (RHEL's default)
+    try:
+        assert bytecode.keep(first, TAG, ["pkg/mod.py"], root=cache) == 1
+    finally:
+        os.umask(saved)
+    assert (cache / "bytecode").stat().st_mode & 0o777 == 0o700
+    assert bytecode.restore(linked_site(installer_cache, tmp_path / "env2"), TAG, root=cache) == 1
+
+
+def test_what_the_kernel_reports_survives_odd_modules_and_long_lists(tmp_path: Path) -> None:
+    """The code the verification kernel runs: a module whose attributes raise is skipped, and
+    the answer is one string, which IPython never shortens as it does a list of 1000 items."""
+    class Hostile:
+        def __getattr__(self, name: str) -> object:
+            raise RuntimeError("no attributes here")
+
+    site = tmp_path / "site"
+    fake_modules = {f"m{i}": type(sys)(f"m{i}") for i in range(1500)}
+    for i, module in enumerate(fake_modules.values()):
+        module.__file__ = str(site / f"m{i}.py")
+    namespace: dict = {"sys": type(sys)("sys")}
+    namespace["sys"].modules = {**fake_modules, "hostile": Hostile(), "builtin": type(sys)("builtin")}
+    exec(bytecode.LOADED_CODE, namespace)
+    answer = eval(bytecode.loaded_expression(site), namespace)
+    assert isinstance(answer, str) and len(answer.splitlines()) == 1500 and "m1499.py" in answer.splitlines()

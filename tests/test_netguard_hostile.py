@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from kernelctl.commands.scan import Skipped, parse_size, read_bounded, scan
-from kernelctl.netguard import install_runtime
+from kernelctl.netguard import compile_runtime, install_runtime
 from kernelctl.netguard.checker import Checker, Unscannable
 from kernelctl.netguard.notebooks import check_source
 from kernelctl.netguard.policy import HostPolicy
@@ -314,11 +314,18 @@ def test_kernel_start_loads_neither_the_checker_nor_the_rules(tmp_path: Path) ->
     assert "line 2: download-tool" in done.stderr  # the first cell loaded and ran the checker
 
 
-def test_runtime_is_byte_compiled_by_the_env_python(tmp_path: Path) -> None:
+@pytest.mark.parametrize("when", ["on install", "later, in place (as a build does)"])
+def test_runtime_is_byte_compiled_by_the_env_python(tmp_path: Path, when: str) -> None:
     env = tmp_path / "env"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=120)
     minor = f"{sys.version_info.major}.{sys.version_info.minor}"
-    target = install_runtime(env / "lib" / f"python{minor}" / "site-packages")
+    site = env / "lib" / f"python{minor}" / "site-packages"
+    if when == "on install":
+        target = install_runtime(site)
+    else:
+        target = install_runtime(site, compile=False)
+        assert not (target / "__pycache__").exists()
+        compile_runtime(site)
     modules = sorted(p.stem for p in target.glob("*.py"))
     tag = sys.implementation.cache_tag
     assert sorted(p.name.split(".")[0] for p in (target / "__pycache__").glob(f"*.{tag}.pyc")) == modules

@@ -39,27 +39,42 @@ class Task(Generic[T]):
     """``function(*args)`` in a thread of its own; see :func:`alongside`."""
 
     def __init__(self, function: Callable[..., T], *args: Any) -> None:
+        self._function, self._args = function, args
         self._value: T | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(function, args), name="kernelctl-task")
+        self._thread = threading.Thread(target=self._run, name="kernelctl-task")
 
     def start(self) -> None:
-        with spawning():  # the thread starts whole: Ctrl-C cannot cut in half-way
-            self._thread.start()
-
-    def _run(self, function: Callable[..., T], args: tuple[Any, ...]) -> None:
-        release_held()  # inherited from start(); the children the task runs must take both signals
+        """Start the thread (Ctrl-C cannot cut in half-way); where no thread can be made
+        (a login node's process limit), run the function here and now."""
         try:
-            self._value = function(*args)
+            with spawning():
+                self._thread.start()
+        except RuntimeError:
+            self._call()
+
+    def _run(self) -> None:
+        release_held()  # inherited from start(); the children the task runs must take both signals
+        self._call()
+
+    def _call(self) -> None:
+        try:
+            self._value = self._function(*self._args)
         except BaseException as err:  # handed to the main thread by result()
             self._error = err
 
     def wait(self) -> None:
-        """Wait for the task to end (if it started), whatever it did; Ctrl-C and SIGTERM
-        are held meanwhile, and raised once it has."""
-        if self._thread.ident is not None:
-            with spawning():
-                self._thread.join()
+        """Wait for the task to end (if it started), whatever it did. Ctrl-C and SIGTERM are
+        held meanwhile; one that comes anyway (between two waits) is raised once it has ended."""
+        interrupted: BaseException | None = None
+        while self._thread.is_alive():
+            try:
+                with spawning():
+                    self._thread.join()
+            except BaseException as err:
+                interrupted = interrupted or err
+        if interrupted is not None:
+            raise interrupted
 
     def result(self) -> T:
         """Wait for the task; return its value or raise its exception."""

@@ -8,25 +8,26 @@ time), and a kernel that cannot write to its env (a shared one, or run under
 
 So the verification kernel writes bytecode for what it imports, :func:`keep` copies the
 ``.pyc`` of each hard-linked source into the cache, keyed by that source file's identity
-(device, inode, mtime, size), and the next build's :func:`restore` copies each whose source
+(device, inode, mtime, size), and the next build's :func:`restore` puts each whose source
 is still that same file into the new env before its kernel starts. Python checks every
 ``.pyc`` against its source's mtime and size before using it, so an entry that no longer
 fits is ignored, never run.
 
 The cache is ``CACHE/bytecode/TAG`` (:func:`kernelctl.paths.cache_root`, TAG the
 interpreter's ``sys.implementation.cache_tag``). Bytecode from it runs in every kernel, so
-it is used only when those directories are the user's own and nobody else can write to
-them. A cache that cannot be used, read or written never fails a build: the kernel then
-compiles its modules itself, as it would without kernelctl.
+it is used only through directories opened without following links and found to be the
+user's own and writable by nobody else, and only entries that are plain files of the user's
+that nobody else can write. The cache is an optimisation: nothing wrong with it (unsafe,
+unreadable, full, garbled) ever fails a build; the kernel then compiles its modules itself,
+as it would without kernelctl.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
-import tempfile
+import struct
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,14 +37,29 @@ from kernelctl.paths import cache_root
 INDEX = "index.json"
 TEMP_PREFIX = ".tmp-"
 STALE_TEMP_SECONDS = 3600
+_NOT_OURS = stat.S_IWGRP | stat.S_IWOTH
+
+# Defined in the verification kernel, then called by LOADED_EXPRESSION: one string, since
+# IPython shortens a displayed list of over 1000 items, and a module whose attributes raise
+# must not fail the test cell.
+LOADED_CODE = """
+def _kernelctl_loaded(prefix):
+    found = []
+    for module in list(sys.modules.values()):
+        try:
+            path = module.__file__
+        except Exception:
+            continue
+        if isinstance(path, str) and path.startswith(prefix) and path.endswith('.py'):
+            found.append(path[len(prefix):])
+    return '\\n'.join(sorted(found))
+"""
 
 
 def loaded_expression(site: Path) -> str:
-    """A Python expression that, in a kernel, lists the ``.py`` files under ``site`` (its
-    site-packages) that it has imported, relative to ``site``."""
-    prefix = str(site) + os.sep
-    return (f"sorted(f[{len(prefix)}:] for f in (getattr(m, '__file__', None) for m in list(sys.modules.values())) "
-            f"if isinstance(f, str) and f.startswith({prefix!r}) and f.endswith('.py'))")
+    """A Python expression that, in a kernel that ran :data:`LOADED_CODE`, gives the ``.py``
+    files under ``site`` (its site-packages) it has imported, relative to ``site``, one a line."""
+    return f"_kernelctl_loaded({str(site) + os.sep!r})"
 
 
 def restore(site: Path, tag: str, *, link: bool = True, root: Path | None = None) -> int:
@@ -55,65 +71,63 @@ def restore(site: Path, tag: str, *, link: bool = True, root: Path | None = None
     touching the user's cache. (Plain strings and ``os`` calls: this runs for hundreds of
     files between the install and the kernel's start.)
     """
-    cache = _cache_dir(root, tag, create=False)
-    if cache is None:
+    try:
+        with _CacheDir(root, tag, create=False) as cache:
+            return _restore(cache, site, tag, link) if cache.fd is not None else 0
+    except Exception:  # never fail a build over the cache (see the module docstring)
         return 0
-    made: set[str] = set()
-    placed = 0
-    for relative, key in _read_index(cache).items():
-        found = _source(site, relative)
-        if found is None or _identity(found[1]) != key:
-            continue
-        target = _pyc_path(found[0], tag)
-        try:
-            directory = os.path.dirname(target)
-            if directory not in made:
-                os.makedirs(directory, exist_ok=True)
-                made.add(directory)
-            _place(os.path.join(cache, f"{key}.pyc"), target, link)
-        except OSError:  # an entry pruned meanwhile, or bytecode already there: the kernel copes
-            continue
-        placed += 1
-    return placed
-
-
-def _place(entry: str, target: str, link: bool) -> None:
-    if link:
-        try:
-            os.link(entry, target)
-            return
-        except FileExistsError:
-            raise
-        except OSError:  # another file system, or links not allowed: copy
-            pass
-    with open(entry, "rb") as source, open(target, "xb") as out:
-        shutil.copyfileobj(source, out)
 
 
 def keep(site: Path, tag: str, loaded: Iterable[str], root: Path | None = None) -> int:
     """Copy into the cache the bytecode that ``site``'s kernel wrote for ``loaded`` (paths
     relative to ``site``), for each source hard-linked from an installer's cache (a file
-    only this env has cannot be the same file in another); return how many entries the
-    cache holds for them. Entries no source names any more are removed."""
-    cache = _cache_dir(root, tag, create=True)
-    if cache is None:
+    only this env has cannot be the same file in another) whose bytecode was compiled from
+    it; return how many entries the cache holds for them. Entries no source names any more
+    are removed."""
+    try:
+        with _CacheDir(root, tag, create=True) as cache:
+            return _keep(cache, site, tag, loaded) if cache.fd is not None else 0
+    except Exception:  # never fail a build over the cache
         return 0
-    index = _read_index(cache)
+
+
+def _restore(cache: _CacheDir, site: Path, tag: str, link: bool) -> int:
+    made: set[str] = set()
+    placed = 0
+    for relative, key in cache.read_index().items():
+        found = _source(site, relative)
+        if found is None or _identity(found[1]) != key:
+            continue
+        target = _pyc_path(found[0], tag)
+        directory = os.path.dirname(target)
+        try:
+            if directory not in made:
+                os.makedirs(directory, exist_ok=True)
+                made.add(directory)
+            cache.place(f"{key}.pyc", target, link)
+        except OSError:  # an entry pruned meanwhile or unsafe, or bytecode already there: the kernel copes
+            continue
+        placed += 1
+    return placed
+
+
+def _keep(cache: _CacheDir, site: Path, tag: str, loaded: Iterable[str]) -> int:
+    index = cache.read_index()
     before = dict(index)
     kept = 0
     for relative in loaded:
-        found = _source(site, relative)
+        found = _source(site, relative) if isinstance(relative, str) else None
         if found is None or found[1].st_nlink < 2:
             continue
         key = _identity(found[1])
-        entry = os.path.join(cache, f"{key}.pyc")
-        if index.get(relative) != key and not os.path.exists(entry) and \
-                not _copy_in(_pyc_path(found[0], tag), entry):
-            continue
+        if index.get(relative) != key and not cache.holds(f"{key}.pyc"):
+            pyc = _pyc_path(found[0], tag)
+            if not _compiled_from(pyc, found[1]) or not cache.copy_in(pyc, f"{key}.pyc"):
+                continue
         index[relative] = key
         kept += 1
     if index != before:
-        _write_index(cache, index)
+        cache.write_index(index)
     return kept
 
 
@@ -121,12 +135,12 @@ def _source(site: Path, relative: str) -> tuple[str, os.stat_result] | None:
     """``site/relative`` and its status when ``relative`` is a plain relative ``.py`` path
     naming a regular file there (never a path leading out of ``site``, whatever the index says)."""
     parts = relative.split("/")
-    if not relative.endswith(".py") or "" in parts or ".." in parts or "." in parts:
+    if not relative.endswith(".py") or "" in parts or ".." in parts or "." in parts or "\0" in relative:
         return None
     path = os.path.join(site, relative)
     try:
         info = os.lstat(path)
-    except OSError:
+    except (OSError, ValueError):
         return None
     return (path, info) if stat.S_ISREG(info.st_mode) else None
 
@@ -144,67 +158,159 @@ def _pyc_path(source: str, tag: str) -> str:
     return os.path.join(directory, "__pycache__", f"{name[:-3]}.{tag}.pyc")
 
 
-def _copy_in(pyc: str, entry: str) -> bool:
-    """Copy ``pyc`` to ``entry`` whole or not at all (a build reading the cache meanwhile
-    never sees half a file)."""
+def _compiled_from(pyc: str, source: os.stat_result) -> bool:
+    """Whether the timestamp-validated ``pyc`` records ``source``'s mtime and size (its
+    header: magic, flags, mtime, size) and was written after it, as the kernel that just
+    imported it writes it."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(entry), prefix=TEMP_PREFIX)
+        with open(pyc, "rb") as file:
+            header = file.read(16)
+            written = os.fstat(file.fileno()).st_mtime
     except OSError:
         return False
-    try:
-        with os.fdopen(fd, "wb") as out, open(pyc, "rb") as source:
-            shutil.copyfileobj(source, out)
-            os.fchmod(out.fileno(), 0o644)  # an env's link to it is read like any bytecode there
-        os.replace(tmp, entry)
-        return True
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+    if len(header) < 16:
         return False
+    flags, mtime, size = struct.unpack("<III", header[4:16])
+    return (flags == 0 and mtime == int(source.st_mtime) & 0xFFFFFFFF
+            and size == source.st_size & 0xFFFFFFFF and written >= source.st_mtime)
 
 
-def _cache_dir(root: Path | None, tag: str, *, create: bool) -> Path | None:
-    """``ROOT/bytecode/TAG`` when it is safe to use (see the module docstring), else None."""
-    if not tag or "/" in tag or tag.startswith("."):
-        return None
-    base = (root or cache_root()) / "bytecode"
-    cache = base / tag
-    try:
+class _CacheDir:
+    """``ROOT/bytecode/TAG``, opened without following links and checked, or (``fd`` None)
+    not to be used. Every later step works relative to the open directory, so renaming or
+    replacing anything on its path after the check changes nothing."""
+
+    def __init__(self, root: Path | None, tag: str, *, create: bool) -> None:
+        self.fd: int | None = None
+        if not tag or "/" in tag or tag.startswith(".") or "\0" in tag:
+            return
+        base = (root or cache_root()) / "bytecode"
         if create:
-            cache.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return cache if all(_private_dir(d) for d in (base, cache)) else None
-    except OSError:
-        return None
+            base.parent.mkdir(parents=True, exist_ok=True)
+            for directory in (base, base / tag):
+                try:
+                    directory.mkdir(mode=0o700)  # private whatever the umask lets a group do
+                except FileExistsError:
+                    pass
+        base_fd = _open_private_dir(str(base))
+        if base_fd is None:
+            return
+        try:
+            self.fd = _open_private_dir(tag, base_fd)
+        finally:
+            os.close(base_fd)
 
+    def __enter__(self) -> _CacheDir:
+        return self
 
-def _private_dir(path: Path) -> bool:
-    info = path.lstat()
-    return (stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
-            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
 
+    def read_index(self) -> dict[str, str]:
+        try:
+            fd = os.open(INDEX, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.fd)
+            with os.fdopen(fd, encoding="utf-8") as file:
+                index = json.load(file)
+        except (OSError, ValueError, RecursionError):
+            return {}
+        if not isinstance(index, dict):
+            return {}
+        return {k: v for k, v in index.items() if isinstance(k, str) and isinstance(v, str)}
 
-def _read_index(cache: Path) -> dict[str, str]:
-    try:
-        index = json.loads((cache / INDEX).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(index, dict):
-        return {}
-    return {k: v for k, v in index.items() if isinstance(k, str) and isinstance(v, str)}
+    def holds(self, entry: str) -> bool:
+        try:
+            os.stat(entry, dir_fd=self.fd, follow_symlinks=False)
+            return True
+        except OSError:
+            return False
 
+    def place(self, entry: str, target: str, link: bool) -> None:
+        """Put ``entry`` at ``target``, a new file: a link to it, or a copy that is whole or
+        not there at all. Raises OSError for an entry that is not a plain, private file."""
+        fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=self.fd)
+        with os.fdopen(fd, "rb") as source:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & _NOT_OURS:
+                raise PermissionError(f"unsafe cache entry {entry}")
+            if link:
+                try:
+                    os.link(entry, target, src_dir_fd=self.fd, follow_symlinks=False)
+                    return
+                except FileExistsError:
+                    raise
+                except OSError:  # another file system, or links not allowed: copy
+                    pass
+            with open(target, "xb") as out:
+                try:
+                    out.write(source.read())
+                except BaseException:  # a full disk half-way: a short .pyc would fail the import
+                    out.close()
+                    os.unlink(target)
+                    raise
 
-def _write_index(cache: Path, index: dict[str, str]) -> None:
-    """Replace the index, then remove the entries it no longer names (and what a killed
-    build left half-written long ago)."""
-    try:
-        fd, tmp = tempfile.mkstemp(dir=cache, prefix=TEMP_PREFIX)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(index, out, sort_keys=True)
-        os.replace(tmp, cache / INDEX)
+    def copy_in(self, pyc: str, entry: str) -> bool:
+        """Copy ``pyc`` to ``entry`` whole or not at all (a build reading the cache meanwhile
+        never sees half a file)."""
+        temp = f"{TEMP_PREFIX}{os.getpid()}-{entry}"
+        try:
+            with open(pyc, "rb") as source:
+                data = source.read()
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=self.fd)
+        except OSError:
+            return False
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                os.fchmod(out.fileno(), 0o644)  # an env's link to it is read like any bytecode there
+            os.replace(temp, entry, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+            return True
+        except OSError:
+            _unlink(temp, self.fd)
+            return False
+
+    def write_index(self, index: dict[str, str]) -> None:
+        """Replace the index, then remove the entries it no longer names (and what a killed
+        build left half-written long ago)."""
+        temp = f"{TEMP_PREFIX}{os.getpid()}-{INDEX}"
+        try:
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600, dir_fd=self.fd)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(index, out, sort_keys=True)
+            os.replace(temp, INDEX, src_dir_fd=self.fd, dst_dir_fd=self.fd)
+        except OSError:
+            _unlink(temp, self.fd)
+            return
         named = {f"{key}.pyc" for key in index.values()}
         stale = time.time() - STALE_TEMP_SECONDS
-        for entry in cache.iterdir():
-            if (entry.suffix == ".pyc" and entry.name not in named) or \
-                    (entry.name.startswith(TEMP_PREFIX) and entry.lstat().st_mtime < stale):
-                entry.unlink(missing_ok=True)
+        for name in os.listdir(self.fd):
+            try:
+                if name.startswith(TEMP_PREFIX):  # another build's may be in the making
+                    unused = os.stat(name, dir_fd=self.fd, follow_symlinks=False).st_mtime < stale
+                else:
+                    unused = name.endswith(".pyc") and name not in named
+                if unused:
+                    os.unlink(name, dir_fd=self.fd)
+            except OSError:
+                continue
+
+
+def _open_private_dir(path: str, dir_fd: int | None = None) -> int | None:
+    """An open descriptor of the directory ``path`` (never through a link) when it is the
+    user's and nobody else may write to it; else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=dir_fd)
     except OSError:
-        return
+        return None
+    info = os.fstat(fd)
+    if info.st_uid != os.geteuid() or info.st_mode & _NOT_OURS:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _unlink(name: str, dir_fd: int | None) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError:
+        pass

@@ -12,10 +12,10 @@ from typing import Any
 
 from kernelctl.errors import UsageError
 from kernelctl.manifest import Options
-from kernelctl.netguard import MODES, RUNTIME_NAME, install_runtime, kernel_settings
+from kernelctl.netguard import MODES, RUNTIME_NAME, compile_runtime, install_runtime, kernel_settings
 from kernelctl.netguard.policy import ALLOW_ENV
 
-__all__ = ["MODES", "apply", "install_runtime", "validate"]
+__all__ = ["MODES", "apply", "compile_runtime", "install_runtime", "validate"]
 
 
 def validate(options: Options, wheelhouses: Sequence[str | Path]) -> tuple[list[str], dict[str, str]]:

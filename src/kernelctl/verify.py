@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from kernelctl.backends.base import die_with_parent, spawning
-from kernelctl.bytecode import loaded_expression
+from kernelctl.bytecode import LOADED_CODE, loaded_expression
 from kernelctl.errors import KernelctlError
 from kernelctl.venv import INSTALLED_EXPRESSION, by_name
 
@@ -82,7 +82,12 @@ def _kill(manager: KernelManager) -> None:
             os.killpg(process.pid, signal.SIGKILL)  # jupyter_client starts it in a session of its own
         except OSError:
             process.kill()
-        process.wait()
+        # Wait for the death without reaping: jupyter_client signals the process group once
+        # more, and that pid must not be free for another process to take meanwhile.
+        try:
+            os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:  # already reaped
+            pass
     if manager.has_kernel:
         manager.shutdown_kernel(now=True)
 
@@ -167,10 +172,10 @@ def verify_prefix(kernel: Launched, prefix: Path, site: Path | None = None, time
     """Check that ``kernel`` runs a cell inside the env at ``prefix``; return what it reports
     (which saves a second start of the env's Python to ask), with what it imported from
     ``site``, the env's site-packages, when given."""
-    loaded = loaded_expression(site) if site is not None else "[]"
-    where, installed, loaded = evaluate(kernel, "import sys", f"(sys.prefix, {INSTALLED_EXPRESSION}, {loaded})",
-                                        timeout)
+    code = "import sys\n" + (LOADED_CODE if site is not None else "")
+    loaded = loaded_expression(site) if site is not None else "''"
+    where, installed, loaded = evaluate(kernel, code, f"(sys.prefix, {INSTALLED_EXPRESSION}, {loaded})", timeout)
     if Path(where) != prefix:
         raise KernelctlError(f"the new kernel runs in {where!r}, not in its env {prefix}",
                              "Something on PATH or PYTHONPATH overrides the env; check the modules you load.")
-    return Verified(by_name(installed), loaded)
+    return Verified(by_name(installed), loaded.splitlines())

@@ -108,10 +108,10 @@ def _install_and_verify(plan: BuildPlan, backend: Backend, interpreter: Interpre
         with progress.step(f"Installing {before}{described} from the wheelhouse "
                            f"({len(plan.wheelhouses)} dir(s), no index)"):
             # Always there, so that the netguard mode can be switched on later without a
-            # rebuild; copied and compiled while the first install runs.
-            with alongside(netguard_config.install_runtime, site) as runtime:
-                _install(plan, backend, prefix, [KERNEL_PACKAGE] if early else [*seeds, *wanted, *kept], verbose)
-            runtime.result()
+            # rebuild; compiled while the kernel starts, which keeps one CPU busy, not two.
+            netguard_config.install_runtime(site, compile=False)
+            _install(plan, backend, prefix, [KERNEL_PACKAGE] if early else [*seeds, *wanted, *kept], verbose)
+            kernels.enter_context(alongside(netguard_config.compile_runtime, site))
             if early:
                 started_with = _dist_infos(site)
                 bytecode.restore(site, interpreter.cache_tag, link=not plan.location.shared)

@@ -63,12 +63,14 @@ def unload_ipython_extension(ip: Any) -> None:
     unload(ip)
 
 
-def install_runtime(site_packages: Path) -> Path:
+def install_runtime(site_packages: Path, compile: bool = True) -> Path:
     """Copy this package's ``.py`` files to ``site_packages/kernelctl_netguard/`` and return that path.
 
     The copy is written to a temporary directory next to the target and renamed into place,
     so a kernel starting meanwhile sees either the old copy or the new one, never half of one.
-    It is byte-compiled there by the environment's own interpreter (see :func:`_compile`).
+    It is byte-compiled there by the environment's own interpreter (see :func:`_compile`),
+    unless ``compile`` is false: a build compiles it later, with :func:`compile_runtime`,
+    while the kernel starts.
     """
     site_packages = Path(site_packages)
     target = site_packages / RUNTIME_NAME
@@ -77,7 +79,8 @@ def install_runtime(site_packages: Path) -> Path:
         for source in sorted(Path(__file__).resolve().parent.glob("*.py")):
             shutil.copy2(source, staging / source.name)
         os.chmod(staging, 0o755)  # mkdtemp makes it 0700; kernels may run as group members
-        _compile(staging, site_packages, target)
+        if compile:
+            _compile(staging, site_packages, target)
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{RUNTIME_NAME}-old-", dir=site_packages))
             os.replace(target, retired / RUNTIME_NAME)
@@ -89,6 +92,13 @@ def install_runtime(site_packages: Path) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def compile_runtime(site_packages: Path) -> None:
+    """Byte-compile the runtime :func:`install_runtime` put into ``site_packages``, in place
+    (a kernel importing it meanwhile reads whole files: the compiler replaces each atomically)."""
+    target = Path(site_packages) / RUNTIME_NAME
+    _compile(target, Path(site_packages), target)
 
 
 def _compile(directory: Path, site_packages: Path, target: Path) -> None:
