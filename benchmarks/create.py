@@ -81,6 +81,7 @@ def measure(recipe, wheelhouse: Path, caches: Path) -> tuple[float, float]:  # t
                    PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1", UV_CACHE_DIR=str(caches / "uv"),
                    KERNELCTL_CACHE_DIR=str(caches / "kernelctl"),
                    VIRTUALENV_OVERRIDE_APP_DATA=str(caches / "virtualenv"), JUPYTER_PLATFORM_DIRS="1")
+        os.sync()  # untimed: no recipe pays for writing back what the one before it wrote or deleted
         cpu = _children_cpu()
         started = time.perf_counter()
         recipe(work, wheelhouse, env)
