@@ -3,8 +3,8 @@
 A build spends much of its time waiting on children (the interpreter probe, ``uv venv``,
 the installs), which leaves kernelctl's own interpreter idle. Two things use that time:
 importing jupyter_client (a tenth of a second), which is needed only once kernels are
-looked up and started (:func:`import_in_background`), and copying and compiling the
-netguard runtime during the first install (:func:`alongside`).
+looked up and started (:func:`import_in_background`), and byte-compiling the netguard
+runtime while the verification kernel starts (:func:`alongside`).
 """
 
 from __future__ import annotations

@@ -73,9 +73,9 @@ def launched(spec_dir: Path) -> Iterator[Launched]:
 
 
 def _kill(manager: KernelManager) -> None:
-    """Kill the kernel's process group and reap it, then let jupyter_client clean up (its
-    connection file). Its own ``shutdown_kernel(now=True)`` polls for the death every 0.1 s:
-    a tenth of a second that every build would wait."""
+    """Kill the kernel's process group and wait for its death, then let jupyter_client reap
+    it and clean up (its connection file). Its own ``shutdown_kernel(now=True)`` polls for
+    the death every 0.1 s: a tenth of a second that every build would wait."""
     process = getattr(manager.provisioner, "process", None)
     if process is not None and process.poll() is None:
         try:

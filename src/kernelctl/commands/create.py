@@ -65,7 +65,6 @@ def create(
     has run a cell).
     """
     validate_name(name)
-    import_in_background("jupyter_client.manager")  # needed once the interpreter probe is done
     if language != julia.LANGUAGE and (julia_project or julia_depot):
         raise UsageError("--julia-project and --julia-depot are for Julia kernels", "Add --language julia.")
     if language == julia.LANGUAGE and (packages or requirement_files or python or system_site_packages):
@@ -88,6 +87,7 @@ def create(
     logo_path = str(Path(logo).absolute()) if logo is not None else None
     if logo_path is not None:
         kernelspec.logo_files(language, Path(logo_path))  # a missing or unusable logo stops us now
+    import_in_background("jupyter_client.manager")  # the inputs are good: needed once the interpreter is found
     # The modules may supply the interpreter (python/3.11) and pip's configuration.
     with modules.loaded(module_names, purge) as module_system, name_lock(name, location):
         if language == julia.LANGUAGE:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from kernelctl import bytecode, kernelspec, netguard_config
 from kernelctl.backends import Backend, InstallRequest, get_backend
-from kernelctl.background import alongside
 from kernelctl.backends.uv import UvBackend
+from kernelctl.background import alongside
 from kernelctl.errors import KernelctlError
 from kernelctl.launcher import LAUNCHER_NAME
 from kernelctl.manifest import Manifest, Options, default_display_name, now
