@@ -17,6 +17,7 @@ from kernelctl.netguard.catalogue import RULES
 from kernelctl.netguard.checker import Checker, Scope
 from kernelctl.netguard.collect import Analysis
 from kernelctl.netguard.notebooks import check_notebook, check_source, iter_findings
+from kernelctl.netguard.extension import Netguard
 from kernelctl.netguard.policy import HostPolicy
 from kernelctl.netguard.rulebook import Context
 from kernelctl.netguard.transform import fallback_transform
@@ -381,18 +382,21 @@ EDGE_CELLS = [
 CORPUS = [source for source, _, _ in POSITIVE] + NEGATIVE + EDGE_CELLS
 
 
-def _kernel_lookup() -> Callable[[str], tuple[str | None, object]]:
-    """The extension's lookup over a namespace in which earlier cells bound watched names."""
+def _kernel_netguard() -> Netguard:
+    """The extension's state over a namespace in which earlier cells bound watched names."""
     import subprocess
     import types
     import urllib.request
 
-    from kernelctl.netguard.extension import Netguard
-
     namespace = {"fetch": urllib.request.urlopen, "run": subprocess.run, "zz": types.ModuleType("requests"),
                  "pd": types.ModuleType("pandas"), "URL": "https://example.org/a.csv", "x": "http://localhost/x",
                  "sess": type("Session", (), {"__module__": "requests.sessions"})()}
-    return Netguard(types.SimpleNamespace(user_ns=namespace), "warn", HostPolicy())._lookup
+    return Netguard(types.SimpleNamespace(user_ns=namespace), "warn", HostPolicy())
+
+
+def _kernel_lookup() -> Callable[[str], tuple[str | None, object]]:
+    """The extension's lookup of names in that namespace, for the checker's resolver."""
+    return _kernel_netguard()._lookup
 
 
 def _run_cells(cells: list[str], shared: bool, lookup: Callable | None, transformed: dict[str, str] | None) -> tuple:
@@ -460,6 +464,29 @@ def test_cells_that_need_the_internet_are_never_skipped() -> None:
     for source, _, _ in POSITIVE:
         for scope in (Scope(), Scope(lookup=_kernel_lookup())):
             assert checker._clean_words(source, None, scope) is None, source
+
+
+def test_cells_the_extension_passes_over_have_no_findings() -> None:
+    """The extension's own pre-filter, which decides without the checker, passes over only
+    cells in which the checker, run as the kernel runs it, finds nothing."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    rng = random.Random(1130)
+    cells = CORPUS + ["\n".join(rng.choice(CORPUS) for _ in range(rng.randint(2, 5))) for _ in range(300)]
+    manager = TransformerManager()
+    netguard = _kernel_netguard()
+    checker = Checker()
+    passed_over = 0
+    for cell in cells:
+        for transformed in (manager.transform_cell(cell), None):
+            if prefilter.worth_checking(cell, transformed, netguard._watched_value):
+                continue
+            passed_over += 1
+            assert checker.check(cell, Scope(lookup=netguard._lookup), transformed) == [], cell
+            assert checker.check_cell(cell, transformed, netguard._lookup) == ([], True), cell
+    assert passed_over > 40  # of the corpus, mostly cells near a rule that must not fire
+    for source, _, _ in POSITIVE:
+        assert prefilter.worth_checking(source, None, netguard._watched_value), source
 
 
 def test_prefilter_takes_its_triggers_from_the_rule_table() -> None:

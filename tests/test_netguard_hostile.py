@@ -310,8 +310,43 @@ def test_kernel_start_loads_neither_the_checker_nor_the_rules(tmp_path: Path) ->
                           env={**os.environ, "KERNELCTL_NETGUARD": "warn"})
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == ("['kernelctl_netguard', 'kernelctl_netguard.extension', "
-                                   "'kernelctl_netguard.guard', 'kernelctl_netguard.policy'] True")
+                                   "'kernelctl_netguard.guard', 'kernelctl_netguard.policy', "
+                                   "'kernelctl_netguard.prefilter', 'kernelctl_netguard.transform', "
+                                   "'kernelctl_netguard.watched'] True")
     assert "line 2: download-tool" in done.stderr  # the first cell loaded and ran the checker
+
+
+def test_cells_that_cannot_have_a_finding_do_not_load_the_checker(tmp_path: Path) -> None:
+    install_runtime(tmp_path)
+    probe = (f"import sys, urllib.request; sys.path.insert(0, {str(tmp_path)!r})\n"
+             "from IPython.core.interactiveshell import InteractiveShell\n"
+             "import kernelctl_netguard\n"
+             "shell = InteractiveShell.instance()\n"
+             "kernelctl_netguard.load_ipython_extension(shell)\n"
+             "shell.run_cell('total = sum(range(3))\\nprint(total)')\n"
+             "shell.run_cell('# downloads nothing: https://example.org\\nlabel = \"plain\"')\n"
+             "print('kernelctl_netguard.checker' in sys.modules)\n"
+             # No watched word in the cell, but a name that stands for a watched call in the kernel.
+             "shell.user_ns['fetch'] = urllib.request.urlopen\n"
+             "shell.run_cell('if False:\\n    fetch(\"https://example.org/data.csv\")')\n"
+             "print('kernelctl_netguard.checker' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "KERNELCTL_NETGUARD": "warn"})
+    assert done.returncode == 0, done.stderr
+    printed, checker_after_plain_cells, checker_after_fetch = done.stdout.split()
+    assert printed == "3"
+    assert checker_after_plain_cells == "False", "a cell with no watched word loaded the checker"
+    assert checker_after_fetch == "True"
+    assert "line 2: http-request" in done.stderr, done.stderr
+
+
+def test_the_extension_watches_the_words_the_rule_tables_do() -> None:
+    from kernelctl.netguard import call_index, watched
+
+    derived = call_index.WATCHED_TOPS | call_index.WATCHED_NAMES
+    listed = ",\n".join(f"    {word!r}" for word in sorted(derived)).replace("'", '"')
+    assert watched.WATCHED_WORDS == derived, (
+        f"src/kernelctl/netguard/watched.py is out of date; its set should be:\n{{\n{listed},\n}}")
 
 
 @pytest.mark.parametrize("when", ["on install", "later, in place (as a build does)"])

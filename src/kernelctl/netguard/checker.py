@@ -28,10 +28,9 @@ from __future__ import annotations
 from .call_index import may_match
 from .collect import Analysis, Collector
 from .partial import partial_code
-from .prefilter import escapes_may_run, ipython_calls_may_run, words
+from .prefilter import commands_may_run, words
 from .replay import Finding, Lookup, Scope, replay
 from .rulebook import Context
-from .transform import AUTOMAGIC_RE
 
 __all__ = ["Checker", "Finding", "Scope", "Unscannable"]
 
@@ -149,11 +148,9 @@ class Checker:
         """None if the cell may run a shell command or checked magic; otherwise the names its
         calls can be made of (see :meth:`_clean_words`) and what the cell's own names stand
         for before it runs."""
-        code = source if transformed is None else transformed
-        if (ipython_calls_may_run(code) or (transformed is None and escapes_may_run(source))
-                or ("\n" not in source.strip() and AUTOMAGIC_RE.match(source))):
+        if commands_may_run(source, transformed):
             return None
-        names = words(code)
+        names = words(source if transformed is None else transformed)
         # A name stands for its alias, or for its kernel value once the cell rebinds it.
         expansions = [(word, scope.aliases[word]) for word in names & scope.aliases.keys()]
         if scope.lookup is not None:

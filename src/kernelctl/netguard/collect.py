@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Union
 
 from .call_index import WATCHED_NAMES
-from .rulebook import PRAGMA, Context, Rule
+from .policy import PRAGMA
+from .rulebook import Context, Rule
 from .shell_rules import check_shell
 from .transform import (AUTOMAGIC_RE, ESCAPE_RE, INSTALL_MAGICS, NESTED_MAGICS, PYTHON_MAGICS, SHELLS, SYSTEM_MAGICS,
                         URL_MAGICS, fallback_transform, ipython_transform)

@@ -22,8 +22,9 @@ host passes the guard) is refused before any of it runs: an AST transformer rais
 Nothing here may break a user's cell: every callback catches everything, and the first
 internal error prints one diagnostic line.
 
-Kernel start-up pays only for the runtime guard and the callbacks: the checker and its rule
-tables are imported at the first cell (or shell command) that needs them.
+Kernel start-up pays only for the runtime guard and the callbacks. Most cells cannot have a
+finding, which the pre-filter tells from their words alone (:func:`.prefilter.worth_checking`);
+the checker and its rule tables are imported at the first cell (or shell command) that needs them.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import guard
-from .policy import HostPolicy
+from .policy import PRAGMA, HostPolicy
+from .prefilter import worth_checking
+from .watched import WATCHED_WORDS
 
 if TYPE_CHECKING:
     from .checker import Checker, Finding
@@ -67,6 +70,9 @@ class Netguard:
         self._parse_wrapper: Any = None
         self._refusal: str | None = None  # why the current cell must not run (block mode)
         self._refuser = _Refuser(self)
+        # Whether a name in the user namespace stands for a watched module or call (pre-filter).
+        lookup = _user_ns_lookup(shell, WATCHED_WORDS, None)
+        self._watched_value: Callable[[str], bool] = lambda name: lookup(name)[0] is not None
 
     @property
     def checker(self) -> Checker:
@@ -126,16 +132,17 @@ class Netguard:
             if len(self._running) > 1:
                 return  # a %%capture body: checked with its outer cell, and output would be captured
             guard.GUARD.stream = sys.stderr  # the real one: runtime warnings bypass %%capture
-            checker = self.checker
-            from .replay import Scope
-            from .rulebook import PRAGMA
-
             raw = info.raw_cell or ""
             guard.GUARD.new_cell(quiet=PRAGMA in raw)
             self._reported = set()
             self._held = []
             self._refusal = None
             transformed = getattr(info, "transformed_cell", None)
+            if not worth_checking(raw, transformed, self._watched_value):
+                return
+            checker = self.checker
+            from .replay import Scope
+
             # A cell run with shell_futures=False is parsed by a fresh compiler, not the wrapped one,
             # and another extension may have replaced shell.compile (or its ast_parse) since.
             if not self._parser_wrapped() or not getattr(info, "shell_futures", True):

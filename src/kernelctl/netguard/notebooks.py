@@ -15,7 +15,8 @@ from .catalogue import RULES
 from .checker import Checker, Unscannable
 from .r_rules import RULES as R_RULES, check_r
 from .replay import Finding, Scope
-from .rulebook import CELL_TAG, Context
+from .policy import CELL_TAG
+from .rulebook import Context
 
 CellFinding = tuple["int | None", Finding]
 

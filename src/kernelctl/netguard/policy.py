@@ -15,6 +15,10 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 ALLOW_ENV = "KERNELCTL_NETGUARD_ALLOW"
+# What exempts code from netguard: a comment on a line (the whole cell, for the runtime
+# guard), or a tag on a notebook cell.
+PRAGMA = "kernelctl: allow-net"
+CELL_TAG = "kernelctl-allow-net"
 
 # Never the internet: loopback, RFC 1918, carrier-grade NAT (some clusters number their
 # nodes there), link-local and IPv6 unique-local addresses.

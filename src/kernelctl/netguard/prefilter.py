@@ -8,8 +8,10 @@ looks at a cell's words (see :meth:`.checker.Checker.check`).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from .transform import CHECKED_MAGICS, PYTHON_MAGICS
+from .transform import AUTOMAGIC_RE, CHECKED_MAGICS, PYTHON_MAGICS
+from .watched import WATCHED_WORDS
 
 # "!" or "%" that IPython may read as an escape (not the operators != and %=), the name
 # after "%" or "%%" (IPython ends it at a space), and the prompts IPython strips first.
@@ -59,6 +61,29 @@ def ipython_calls_may_run(code: str) -> bool:
             return True
         start = code.find("get_ipython", match.end())
     return False
+
+
+def commands_may_run(source: str, transformed: str | None) -> bool:
+    """Whether a cell may run a shell command or a checked magic, given its ``source`` and,
+    when known, IPython's ``transformed`` text of it (without it, escapes are looked for in
+    the source; a one-line ``pip install x`` counts, as automagic may run it)."""
+    code = source if transformed is None else transformed
+    return (ipython_calls_may_run(code) or (transformed is None and escapes_may_run(source))
+            or ("\n" not in source.strip() and AUTOMAGIC_RE.match(source) is not None))
+
+
+def worth_checking(source: str, transformed: str | None, watched_value: Callable[[str], bool]) -> bool:
+    """Whether a kernel cell, checked on a scope of its own, can have any finding.
+
+    False when it runs no shell command or checked magic and none of its words is a watched
+    module or call name (:data:`.watched.WATCHED_WORDS`) or names a kernel value that
+    ``watched_value`` says stands for one: then no rule can fire (see
+    :func:`.call_index.may_match`), and the checker need not even be imported.
+    """
+    if commands_may_run(source, transformed):
+        return True
+    names = words(source if transformed is None else transformed)
+    return not WATCHED_WORDS.isdisjoint(names) or any(map(watched_value, names))
 
 
 def words(code: str) -> set[str]:

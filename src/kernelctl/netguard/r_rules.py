@@ -18,7 +18,8 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from .rulebook import MISSING, PRAGMA, UNKNOWN, Call, Context, Rule, remote_arg
+from .policy import PRAGMA
+from .rulebook import MISSING, UNKNOWN, Call, Context, Rule, remote_arg
 from .shell_rules import check_shell
 
 R_CRAN_INSTALL = Rule("r-cran-install", "R install.packages/update.packages from CRAN (no local repos)",

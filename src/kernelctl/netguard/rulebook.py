@@ -19,9 +19,6 @@ from dataclasses import dataclass, field
 
 from .policy import HostPolicy, url_host
 
-PRAGMA = "kernelctl: allow-net"
-CELL_TAG = "kernelctl-allow-net"
-
 
 @dataclass(frozen=True)
 class Rule:
