@@ -34,6 +34,22 @@ def test_a_command_imports_only_what_it_needs() -> None:
     assert loaded.strip() == "['kernelctl.commands.args', 'kernelctl.commands.scan']"  # args: the shared options
 
 
+def test_the_scripts_exit_with_main_status_skipping_the_last_collection(tmp_path: Path) -> None:
+    from importlib.metadata import entry_points
+
+    scripts = {e.name: e.value for e in entry_points(group="console_scripts") if e.name.endswith("kernelctl")}
+    assert scripts == {"kernelctl": "kernelctl.cli:script", "jupyter-kernelctl": "kernelctl.cli:script"}
+    code = ("import atexit, gc, sys; from kernelctl.cli import script\n"
+            "atexit.register(lambda: print('atexit ran, frozen:', gc.get_freeze_count() > 0))\n"
+            "sys.argv = ['kernelctl', 'show', 'missing']\n"
+            "sys.exit(script())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "KERNELCTL_HOME": str(tmp_path / "kh"),
+                               "JUPYTER_DATA_DIR": str(tmp_path / "jd")})
+    assert done.returncode == 1 and "error: " in done.stderr
+    assert done.stdout.strip() == "atexit ran, frozen: True"
+
+
 def test_no_command_prints_usage_and_exits_2() -> None:
     proc = kernelctl(check=False)
     assert proc.returncode == 2 and "usage: kernelctl" in proc.stderr

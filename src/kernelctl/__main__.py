@@ -1,5 +1,5 @@
 import sys
 
-from kernelctl.cli import main
+from kernelctl.cli import script
 
-sys.exit(main())
+sys.exit(script())
