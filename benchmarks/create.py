@@ -9,9 +9,11 @@ Compared, each building a registered kernel with ipykernel + numpy + pandas:
   pip recipe  virtualenv --no-download + pip install --no-index --find-links + ipykernel install
   uv recipe   uv venv + uv pip install --offline --no-index --find-links + ipykernel install
 Targets (issue 12): kernelctl's median at most 1.0x the uv recipe's and 0.3x the pip recipe's.
-Every run starts from an empty home, KERNELCTL_HOME and Jupyter data dir. The caches are
-kept between runs, as a user's are between builds, and warmed by one untimed run of each
-recipe: uv's (the unpacked wheels, shared by kernelctl and the uv recipe), virtualenv's
+Each round runs every recipe once, in a shuffled (seeded) order: on a disk that is still
+writing back the pip recipe's files, a recipe that always came at the same place after it
+would carry that cost alone. Every run starts from an empty home, KERNELCTL_HOME and
+Jupyter data dir. The caches are kept between runs, as a user's are between builds, and
+warmed by one untimed run of each recipe: uv's (the unpacked wheels, shared by kernelctl and the uv recipe), virtualenv's
 (seed wheels) and kernelctl's (the bytecode of the kernel's start-up modules).
 Without --wheelhouse, the wheels are fetched once into /var/tmp/kernelctl-test-cache/bench-wh.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import resource
 import shutil
 import statistics
@@ -112,9 +115,10 @@ def main() -> None:
             measure(recipe, wheelhouse, Path(caches))
         times: dict[str, list[float]] = {name: [] for name in recipes}
         cpus: dict[str, list[float]] = {name: [] for name in recipes}
-        for _ in range(args.runs):  # interleaved, so drift affects all alike
-            for name, recipe in recipes.items():
-                wall, cpu = measure(recipe, wheelhouse, Path(caches))
+        shuffler = random.Random(0)
+        for _ in range(args.runs):  # interleaved, in a new order each round, so drift affects all alike
+            for name in shuffler.sample(list(recipes), len(recipes)):
+                wall, cpu = measure(recipes[name], wheelhouse, Path(caches))
                 times[name].append(wall)
                 cpus[name].append(cpu)
     medians = {name: statistics.median(t) for name, t in times.items()}

@@ -1,9 +1,9 @@
 """Work done in a thread while a build waits on a child process.
 
-A build spends much of its time waiting on children (the interpreter probe, ``uv venv``,
-the installs), which leaves kernelctl's own interpreter idle. Two things use that time:
-importing jupyter_client (a tenth of a second), which is needed only once kernels are
-looked up and started (:func:`import_in_background`), and byte-compiling the netguard
+A build spends much of its time waiting on children (the installs, the verification
+kernel), which leaves kernelctl's own interpreter idle. Two things use that time: importing
+jupyter_client (a tenth of a second) while the first install runs, as it is needed only to
+start the kernel after it (:func:`import_in_background`), and byte-compiling the netguard
 runtime while the verification kernel starts (:func:`alongside`).
 """
 

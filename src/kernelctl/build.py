@@ -27,7 +27,7 @@ from kernelctl.manifest import Manifest, Options
 from kernelctl.modules import ModuleSystem, detect
 from kernelctl.output import Progress
 from kernelctl.requirements import Line, RequirementFile
-from kernelctl.venv import Interpreter
+from kernelctl.interpreter import Interpreter
 
 @dataclass
 class BuildPlan:

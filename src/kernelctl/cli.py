@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from kernelctl import __version__
-from kernelctl.commands import COMMANDS
+from kernelctl.commands import COMMANDS, EARLY
 from kernelctl.errors import KernelctlError, UsageError
 
 DESCRIPTION = """\
@@ -153,6 +153,10 @@ CLEANED_UP = "nothing half-done was left in the launcher."
 def _run(argv: Sequence[str] | None) -> int:
     """Parse ``argv`` and run the command it names (errors are left to :func:`main`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    early = EARLY.get(_requested_command(argv) or "")
+    if early is not None:
+        module, function = early.split(":")
+        getattr(importlib.import_module(module), function)()
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     intermixed = getattr(args, "intermixed", None)

@@ -39,7 +39,7 @@ USER_LOGO_NAMES = {".png": "logo-64x64.png", ".svg": "logo-svg.svg"}
 
 def spec_manager() -> KernelSpecManager:
     # Imported here: jupyter_client takes a tenth of a second to import, which a build
-    # spends in the background while it waits for the interpreter (see kernelctl.background).
+    # spends in the background while it installs (see kernelctl.background).
     from jupyter_client.kernelspec import KernelSpecManager
 
     return KernelSpecManager()
@@ -96,7 +96,11 @@ def name_holder(name: str, location: Location) -> Path | None:
     names it finds) in ``location``'s kernels dir, or, for a personal kernel, one of the name
     in any case in a directory that comes before it on Jupyter's path.
     """
-    dirs = [Path(d) for d in spec_manager().kernel_dirs]
+    # KernelSpecManager's kernel_dirs, but for the IPython dir it adds last, without importing
+    # jupyter_client: a build checks the name before anything else.
+    from jupyter_core.paths import jupyter_path
+
+    dirs = [Path(d) for d in jupyter_path("kernels")]
     ahead = [] if location.shared or location.kernels_dir not in dirs else dirs[:dirs.index(location.kernels_dir)]
     for directory in [*ahead, location.kernels_dir]:
         try:

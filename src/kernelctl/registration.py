@@ -22,7 +22,7 @@ from kernelctl.location import Location
 from kernelctl.locking import name_lock
 from kernelctl.manifest import load_manifest
 from kernelctl.output import Progress
-from kernelctl.venv import Interpreter
+from kernelctl.interpreter import Interpreter
 
 
 def _replaceable(existing: kernelspec.InstalledSpec | None) -> bool:

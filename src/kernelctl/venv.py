@@ -1,14 +1,12 @@
-"""Building the virtualenv itself: interpreter lookup, creation, the env's pip configuration."""
+"""Building the virtualenv itself: creation, the env's pip configuration, what it holds."""
 
 from __future__ import annotations
 
-import ast
 import email.parser
 import errno
 import importlib.util
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,61 +16,10 @@ from pathlib import Path
 
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.fsutil import write_atomic
+from kernelctl.interpreter import Interpreter
 
 # Installed with the env itself, not from the wheelhouse (and left out of exports, as pip freeze does).
 SEEDED = frozenset({"pip", "setuptools", "wheel"})
-
-_VERSION_SPEC = re.compile(r"^\d+\.\d+$")
-
-# Run with -I -S: neither the user's environment nor site-packages can change the answer,
-# and without site (and json) the probe takes a quarter of the time.
-_PROBE = ("import sys; print(repr([sys.executable, '.'.join(map(str, sys.version_info[:3])), "
-          "getattr(getattr(sys, 'implementation', None), 'cache_tag', None) or '']))")
-
-
-@dataclass(frozen=True)
-class Interpreter:
-    """A Python to build envs on. ``cache_tag`` is its ``sys.implementation.cache_tag``
-    (names its bytecode files), empty when unknown."""
-
-    executable: Path
-    version: str
-    cache_tag: str = ""
-
-    @property
-    def minor(self) -> str:
-        return ".".join(self.version.split(".")[:2])
-
-
-def find_interpreter(spec: str | None) -> Interpreter:
-    """The Python to build an env on: a path, an ``X.Y`` version found on PATH, or ours.
-
-    Without ``spec`` this is ``python3`` on PATH when it is there (what ``module load python``
-    provides), else the interpreter running kernelctl.
-    """
-    if spec is None:
-        candidate = shutil.which("python3") or sys.executable
-    elif _VERSION_SPEC.match(spec):
-        candidate = shutil.which(f"python{spec}")
-        if candidate is None:
-            raise UsageError(f"no python{spec} interpreter on PATH",
-                             f"Load one first (e.g. 'module load python/{spec}') or pass --python /path/to/python.")
-    else:
-        candidate = shutil.which(spec) or spec
-        if not os.path.isfile(candidate) or not os.access(candidate, os.X_OK):
-            raise UsageError(f"interpreter {spec!r} does not exist or is not executable",
-                             "Pass --python X.Y or the full path of a Python interpreter.")
-    try:
-        out = subprocess.run([candidate, "-I", "-S", "-c", _PROBE], capture_output=True, text=True, timeout=60)
-        executable, version, cache_tag = ast.literal_eval(out.stdout.strip())
-    except (OSError, ValueError, TypeError, SyntaxError, subprocess.TimeoutExpired):
-        raise UsageError(f"{candidate} did not run as a Python interpreter",
-                             "Pass --python with a working Python 3 interpreter.") from None
-    if tuple(int(p) for p in version.split(".")[:2]) < (3, 8):
-        raise UsageError(f"{candidate} is Python {version}; kernels need Python 3.8 or newer",
-                         "Pass --python with a newer interpreter (e.g. --python 3.11).")
-    return Interpreter(Path(executable), version, cache_tag)
-
 
 def create_virtualenv(prefix: Path, interpreter: Interpreter, system_site_packages: bool,
                       uv: Path | None = None) -> list[str]:

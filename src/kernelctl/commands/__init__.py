@@ -3,7 +3,8 @@
 Each module holds the command's Python API (plain functions returning data) and a small
 ``register(subparsers)`` that wires the CLI to it. :data:`COMMANDS` names them, in the
 order ``--help`` lists them, with the one-line summary shown there; :mod:`kernelctl.cli`
-imports only the module of the command being run, so every command starts fast.
+imports only the module of the command being run, so every command starts fast, and
+starts first what :data:`EARLY` names for it.
 """
 
 COMMANDS = {
@@ -23,3 +24,8 @@ COMMANDS = {
     "jobs": "list the Slurm jobs kernelctl submitted, and why they ended",
     "slurm": "run a kernel in its own Slurm job, or locally again",
 }
+
+# What a command starts before its module is imported, to run while those imports do
+# (``module:function``, a light module): create asks the default Python what it is, which
+# takes up to 0.1 s through a pyenv or conda shim.
+EARLY = {"create": "kernelctl.interpreter:prefetch"}

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from kernelctl import kernelspec, languages, modules, netguard_config
-from kernelctl.background import import_in_background
 from kernelctl.build import BuildPlan, build, group_id
 from kernelctl.commands import slurm
 from kernelctl.commands.args import (add_allow_option, add_json_flag, add_parser, add_quiet_flag, add_verbose_flag,
@@ -24,7 +23,7 @@ from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, Options
 from kernelctl.names import validate_name
 from kernelctl.output import Progress, print_json
-from kernelctl.venv import find_interpreter
+from kernelctl.interpreter import find_interpreter
 from kernelctl.wheelhouse.discovery import discover
 
 
@@ -87,7 +86,6 @@ def create(
     logo_path = str(Path(logo).absolute()) if logo is not None else None
     if logo_path is not None:
         kernelspec.logo_files(language, Path(logo_path))  # a missing or unusable logo stops us now
-    import_in_background("jupyter_client.manager")  # the inputs are good: needed once the interpreter is found
     # The modules may supply the interpreter (python/3.11) and pip's configuration.
     with modules.loaded(module_names, purge) as module_system, name_lock(name, location):
         if language == julia.LANGUAGE:

@@ -16,7 +16,7 @@ from kernelctl.errors import KernelctlError
 from kernelctl.manifest import Manifest
 from kernelctl.output import Progress, print_json
 from kernelctl.requirements import COMMAND_LINE, Line, RequirementFile, Requirements, read_recorded
-from kernelctl.venv import find_interpreter
+from kernelctl.interpreter import find_interpreter
 from kernelctl.wheelhouse.discovery import discover
 
 

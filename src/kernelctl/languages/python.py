@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING, Any
 from kernelctl import bytecode, kernelspec, netguard_config
 from kernelctl.backends import Backend, InstallRequest, get_backend
 from kernelctl.backends.uv import UvBackend
-from kernelctl.background import alongside
+from kernelctl.background import alongside, import_in_background
 from kernelctl.errors import KernelctlError
+from kernelctl.interpreter import Interpreter
 from kernelctl.launcher import LAUNCHER_NAME
 from kernelctl.manifest import Manifest, Options, default_display_name, now
 from kernelctl.modules import ModuleSystem, launch_settings
 from kernelctl.output import Progress
 from kernelctl.requirements import COMMAND_LINE, Requirements, read
 from kernelctl.verify import launched, verify_prefix
-from kernelctl.venv import (SEEDED, Interpreter, create_virtualenv, installed_distributions, python_of,
-                            site_packages, write_pip_config)
+from kernelctl.venv import SEEDED, create_virtualenv, installed_distributions, python_of, site_packages, write_pip_config
 
 if TYPE_CHECKING:
     from kernelctl.build import BuildPlan
@@ -110,6 +110,8 @@ def _install_and_verify(plan: BuildPlan, backend: Backend, interpreter: Interpre
             # Always there, so that the netguard mode can be switched on later without a
             # rebuild; compiled while the kernel starts, which keeps one CPU busy, not two.
             netguard_config.install_runtime(site, compile=False)
+            if verify:  # while the install runs: the kernel is started once it is done
+                import_in_background("jupyter_client.manager")
             _install(plan, backend, prefix, [KERNEL_PACKAGE] if early else [*seeds, *wanted, *kept], verbose)
             kernels.enter_context(alongside(netguard_config.compile_runtime, site))
             if early:
