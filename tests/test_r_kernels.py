@@ -20,9 +20,14 @@ def mods(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Mon
     return setup_modules(request.param, tmp_path, monkeypatch)
 
 
-def test_r_kernel_installs_from_a_cran_like_repo_and_puts_its_library_first(tmp_path: Path) -> None:
+def test_r_kernel_installs_from_a_cran_like_repo_and_puts_its_library_first(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     repo = cran_like_repo(tmp_path / "repo")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
     kernelctl("create", "rk", "--language", "r", "--r-repo", str(repo), "hello")
+    assert list(scratch.iterdir()) == []  # the verification kernel is killed: its Rtmp dir went with ours
     spec = kernel_json(tmp_path / "jupyter-data", "rk")
     assert (spec["language"], spec["display_name"], spec["argv"][0]) == ("r", "R (rk)", "python3")
     shown = kernelctl_json("show", "rk")

@@ -53,7 +53,11 @@ def launched(spec_dir: Path) -> Iterator[Launched]:
 
     ksm = KernelSpecManager(kernel_dirs=[str(spec_dir.parent)], ensure_native_kernel=False)
     env = {k: v for k, v in os.environ.items() if k not in _NO_BYTECODE_VARIABLES}
-    with tempfile.TemporaryFile("w+", prefix="kernelctl-verify-") as log:
+    # The kernel is killed, so it cannot remove its own temporary files (R's session dir):
+    # they go into a directory of ours, removed after it.
+    with tempfile.TemporaryDirectory(prefix="kernelctl-verify-") as scratch, \
+            tempfile.TemporaryFile("w+", prefix="kernelctl-verify-") as log:
+        env["TMPDIR"] = scratch
         manager = KernelManager(kernel_name=spec_dir.name, kernel_spec_manager=ksm)
         try:
             try:
