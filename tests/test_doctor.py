@@ -286,3 +286,34 @@ def test_doctor_works_where_there_is_no_slurm(real_wheelhouse: Path, tmp_path: P
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
     report = json.loads(proc.stdout)
     assert report["orphan_jobs"] == [] and problems_of(report, "fine") == [], report
+    assert "slurm_unanswered" not in report  # no Slurm here: nothing to say about it
+
+
+def fake_squeue(bin_dir: Path, script: str) -> None:
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "squeue").write_text(f"#!/bin/sh\n{script}\n")
+    (bin_dir / "squeue").chmod(0o755)
+
+
+def test_doctor_says_when_slurm_does_not_answer(real_wheelhouse: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A controller that is down: the kernels are still checked, and doctor says which check
+    it could not make, rather than saying nothing or hanging."""
+    kernelctl("create", "fine", "--no-verify", "-q", "--wheelhouse", str(real_wheelhouse))
+    fake_squeue(tmp_path / "bin", "echo 'slurm_load_jobs error: Unable to contact slurm controller' >&2; exit 1")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    code, report = doctor_json("fine")
+    assert code == 0 and problems_of(report, "fine") == [] and report["orphan_jobs"] == []
+    assert report["slurm_unanswered"] == ("squeue failed: slurm_load_jobs error: Unable to contact slurm "
+                                          "controller, so orphan Slurm kernel jobs were not looked for")
+    assert "note: squeue failed: slurm_load_jobs error" in kernelctl("doctor", "fine").stdout
+
+
+def test_doctor_waits_for_squeue_only_so_long(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from kernelctl.slurmkernel import orphans
+
+    fake_squeue(tmp_path / "bin", "exec sleep 30")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(orphans, "SQUEUE_TIMEOUT", 0.5)
+    assert orphans.doctor_report(fix=False) == ([], "squeue did not answer within 0.5 s, so orphan Slurm kernel "
+                                                    "jobs were not looked for")

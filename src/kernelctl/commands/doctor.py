@@ -83,7 +83,9 @@ def doctor(name: str | None = None, fix: bool = False, progress: Progress | None
         actions = repair(report, found, debris, progress or Progress(enabled=False))
         report = {**diagnose(name, Probe())[0], "fixed": actions}
     # Slurm kernel jobs whose Jupyter server is gone (cancelled with ``fix``)
-    report["orphan_jobs"] = slurm_orphans.doctor_report(fix)
+    report["orphan_jobs"], unasked = slurm_orphans.doctor_report(fix)
+    if unasked:
+        report["slurm_unanswered"] = unasked
     report["ok"] = report["ok"] and all(job["cancelled"] for job in report["orphan_jobs"])
     return report
 
@@ -138,6 +140,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"        fix: {REREGISTER}")
     for line in slurm_orphans.describe(report["orphan_jobs"]):
         print(line)
+    if "slurm_unanswered" in report:
+        print(f"note: {report['slurm_unanswered']} (run 'kernelctl doctor' again once Slurm answers)")
     if not report["kernels"]:
         print("Jupyter sees no kernels.")
     return 0 if report["ok"] else 1

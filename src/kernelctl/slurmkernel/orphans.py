@@ -18,6 +18,8 @@ from kernelctl.slurmkernel.provisioner import SlurmProvisioner, rundir_for
 
 # A server beats every heartbeat_interval; three missed beats and more mean it is gone.
 STALE_AFTER = 3 * SlurmProvisioner.heartbeat_interval.default_value
+# squeue retries a controller that is down for a while; doctor does not wait for it that long.
+SQUEUE_TIMEOUT = 10
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,25 @@ class Orphan:
     why: str
 
 
+class NoAnswer(Exception):
+    """Slurm is installed here but could not say which jobs there are."""
+
+
 def _kernel_jobs() -> list[tuple[str, str, str]] | None:
-    """(job id, job name, state) of this user's kernel jobs; None without a Slurm to ask."""
+    """(job id, job name, state) of this user's kernel jobs; None where there is no Slurm
+    (no squeue). Raises :class:`NoAnswer` when squeue fails or takes over SQUEUE_TIMEOUT s."""
     try:
         proc = subprocess.run(["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%j|%T"], capture_output=True,
-                              text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
+                              text=True, timeout=SQUEUE_TIMEOUT, stdin=subprocess.DEVNULL)
+    except FileNotFoundError:
         return None
+    except subprocess.TimeoutExpired:
+        raise NoAnswer(f"squeue did not answer within {SQUEUE_TIMEOUT} s") from None
+    except OSError as err:
+        raise NoAnswer(f"squeue could not run: {err}") from None
     if proc.returncode != 0:
-        return None
+        said = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise NoAnswer(f"squeue failed: {said}")
     rows = [tuple(line.split("|")) for line in proc.stdout.splitlines() if line.count("|") == 2]
     return [row for row in rows if row[1].startswith(JOB_PREFIX)]  # type: ignore[misc]
 
@@ -51,7 +63,8 @@ def server_gone(rundir: Path, now: float | None = None) -> str | None:
 
 
 def find() -> list[Orphan] | None:
-    """This user's kernel jobs whose server is gone; None when Slurm cannot be asked."""
+    """This user's kernel jobs whose server is gone; None where there is no Slurm, and
+    :class:`NoAnswer` when it cannot be asked."""
     jobs = _kernel_jobs()
     if jobs is None:
         return None
@@ -69,17 +82,21 @@ def cancel(orphans: list[Orphan]) -> None:
         subprocess.run(["scancel", *(o.job_id for o in orphans)], capture_output=True, timeout=60)
 
 
-def doctor_report(fix: bool) -> list[dict[str, Any]]:
-    """For ``kernelctl doctor``: one record per orphan kernel job; with ``fix`` they are
-    cancelled (and ``cancelled`` says so). Where there is no Slurm to ask (no ``squeue``,
-    or a controller that does not answer) there is nothing to report, which is no failure."""
-    orphans = find()
+def doctor_report(fix: bool) -> tuple[list[dict[str, Any]], str | None]:
+    """For ``kernelctl doctor``: one record per orphan kernel job (with ``fix`` they are
+    cancelled, and ``cancelled`` says so), and why Slurm could not be asked, if it could not.
+    Where there is no Slurm (no ``squeue``) there is nothing to report; neither is a failure
+    of the kernels."""
+    try:
+        orphans = find()
+    except NoAnswer as err:
+        return [], f"{err}, so orphan Slurm kernel jobs were not looked for"
     if orphans is None:
-        return []
+        return [], None
     if fix:
         cancel(orphans)
     return [{"job_id": o.job_id, "state": o.state, "kernel_id": o.kernel_id, "why": o.why, "cancelled": fix}
-            for o in orphans]
+            for o in orphans], None
 
 
 def describe(records: list[dict[str, Any]]) -> list[str]:
