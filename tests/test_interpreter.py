@@ -6,12 +6,28 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from kernelctl import interpreter
 from kernelctl.errors import UsageError
+
+
+@pytest.fixture
+def processes(monkeypatch: pytest.MonkeyPatch) -> list[subprocess.Popen]:
+    """Every probe started, in order."""
+    found: list[subprocess.Popen] = []
+    start = interpreter._start
+
+    def recording(executable: str) -> subprocess.Popen:
+        found.append(start(executable))
+        return found[-1]
+
+    monkeypatch.setattr(interpreter, "_start", recording)
+    monkeypatch.setattr(interpreter, "_prefetched", None)
+    return found
 
 
 @pytest.fixture
@@ -78,9 +94,28 @@ def test_an_interpreter_that_does_not_answer_is_a_usage_error(tmp_path: Path, mo
     with pytest.raises(UsageError, match="did not run as a Python interpreter"):
         interpreter.find_interpreter(str(fake))
     monkeypatch.setattr(interpreter, "_TIMEOUT", 0.5)
-    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    # A wrapper that waits on a child holding its output open, as a module's python3 wrapper may.
+    pid_file = tmp_path / "child.pid"
+    fake.write_text(f"#!/bin/sh\nsleep 30 &\necho $! > {pid_file}\nwait\n")
+    began = time.monotonic()
     with pytest.raises(UsageError, match="did not run as a Python interpreter"):
         interpreter.find_interpreter(str(fake))
+    assert time.monotonic() - began < 10  # not the 30 s of the child, which held the output open
+    child = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):  # killed with its wrapper (and reaped by init)
+        for _ in range(100):
+            os.kill(child, 0)
+            time.sleep(0.05)
+
+
+def test_a_create_that_stops_early_leaves_no_probe_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          processes: list[subprocess.Popen]) -> None:
+    from kernelctl import cli
+
+    python3_on_path(tmp_path, monkeypatch)
+    assert cli.main(["create", "Bad Name!"]) == 2  # a usage error, before any interpreter is needed
+    [probe] = processes
+    assert probe.returncode is not None and interpreter._prefetched is None
 
 
 def test_create_starts_the_probe_before_importing_its_command() -> None:

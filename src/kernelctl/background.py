@@ -2,9 +2,9 @@
 
 A build spends much of its time waiting on children (the installs, the verification
 kernel), which leaves kernelctl's own interpreter idle. Two things use that time: importing
-jupyter_client (a tenth of a second) while the first install runs, as it is needed only to
-start the kernel after it (:func:`import_in_background`), and byte-compiling the netguard
-runtime while the verification kernel starts (:func:`alongside`).
+jupyter_client (a tenth of a second) while a Python or R build installs, as it is needed
+only to start the kernel after that (:func:`import_in_background`), and byte-compiling the
+netguard runtime while a Python verification kernel starts (:func:`alongside`).
 """
 
 from __future__ import annotations

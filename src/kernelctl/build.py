@@ -21,13 +21,13 @@ from kernelctl.backends.base import disk_full_error, is_disk_full
 from kernelctl.envstore import in_service, new_generation, running_from
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.fsutil import point_symlink, remove_tree, share_paths, share_tree
+from kernelctl.interpreter import Interpreter
 from kernelctl.launcher import CONFIG_NAME, LAUNCHER_NAME, LAUNCHER_SOURCE
 from kernelctl.location import Location, user_location
 from kernelctl.manifest import Manifest, Options
 from kernelctl.modules import ModuleSystem, detect
 from kernelctl.output import Progress
 from kernelctl.requirements import Line, RequirementFile
-from kernelctl.interpreter import Interpreter
 
 @dataclass
 class BuildPlan:

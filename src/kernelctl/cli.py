@@ -136,8 +136,10 @@ def script() -> int:
 
     That collection walks every object the command made or imported (jupyter_client, zmq,
     traitlets after a build: ~40 ms) only to find the cycles in memory the process is about
-    to give back. Freezing the collector skips it; objects are still freed, files closed
-    and ``atexit`` handlers run as usual.
+    to give back. Freezing the collector skips it. ``atexit`` handlers still run and objects
+    outside reference cycles are still freed; objects in cycles are not finalized, so no
+    command may leave cleanup to a ``__del__`` (each stops its kernels and removes its files
+    itself).
     """
     status = main()
     gc.freeze()
@@ -153,10 +155,23 @@ CLEANED_UP = "nothing half-done was left in the launcher."
 def _run(argv: Sequence[str] | None) -> int:
     """Parse ``argv`` and run the command it names (errors are left to :func:`main`)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    early = EARLY.get(_requested_command(argv) or "")
-    if early is not None:
-        module, function = early.split(":")
-        getattr(importlib.import_module(module), function)()
+    start, stop = EARLY.get(_requested_command(argv) or "", (None, None))
+    if start is not None:
+        _call(start)
+    try:
+        return _parse_and_run(argv)
+    finally:
+        if stop is not None:
+            _call(stop)
+
+
+def _call(function: str) -> None:
+    """Call a ``module:function`` of :data:`kernelctl.commands.EARLY`."""
+    module, name = function.split(":")
+    getattr(importlib.import_module(module), name)()
+
+
+def _parse_and_run(argv: list[str]) -> int:
     parser = build_parser(argv)
     args, extra = parser.parse_known_args(argv)
     intermixed = getattr(args, "intermixed", None)
@@ -173,4 +188,4 @@ def _run(argv: Sequence[str] | None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(script())

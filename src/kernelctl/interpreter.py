@@ -13,6 +13,7 @@ import ast
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -73,8 +74,10 @@ def candidate(spec: str | None) -> str:
 
 
 def _start(executable: str) -> subprocess.Popen[str]:
+    # A session of its own, so that _stop reaches what a wrapper script started too.
     return subprocess.Popen([executable, "-I", "-S", "-c", _PROBE], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            errors="replace", start_new_session=True)
 
 
 def _answer(process: subprocess.Popen[str]) -> str:
@@ -87,13 +90,29 @@ def _answer(process: subprocess.Popen[str]) -> str:
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
-    process.kill()
-    process.communicate()
+    """Kill a probe and all it started (a wrapper's python may hold its output open), and reap it."""
+    if process.poll() is None:  # not reaped: its pid is still its group's, no other's
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            process.kill()
+    process.wait()
+    process.stdout.close()  # type: ignore[union-attr]
+
+
+def discard_prefetched() -> None:
+    """Stop a prefetched probe that no :func:`find_interpreter` took (a usage error, an R
+    kernel, ``--python``): it is not left running behind the command."""
+    global _prefetched
+    probe, _prefetched = _prefetched, None
+    if probe is not None:
+        _stop(probe.process)
 
 
 def prefetch() -> None:
     """Start asking the default interpreter (``candidate(None)``) what it is, for a later
-    :func:`find_interpreter`. Nothing happens if it cannot be started, or if one was started."""
+    :func:`find_interpreter`; :func:`discard_prefetched` stops it if none comes. Nothing
+    happens if it cannot be started, or if one was started."""
     global _prefetched
     if _prefetched is not None:
         return
@@ -109,12 +128,11 @@ def _take_prefetched(executable: str) -> subprocess.Popen[str] | None:
     loaded since may have changed what a shim on PATH runs); otherwise None, and any
     prefetched probe is stopped."""
     global _prefetched
-    probe, _prefetched = _prefetched, None
-    if probe is None:
-        return None
-    if probe.candidate == executable and probe.environ == os.environ:
+    probe = _prefetched
+    if probe is not None and probe.candidate == executable and probe.environ == os.environ:
+        _prefetched = None
         return probe.process
-    _stop(probe.process)
+    discard_prefetched()
     return None
 
 
@@ -122,7 +140,8 @@ def find_interpreter(spec: str | None) -> Interpreter:
     """The Python to build an env on, as :func:`candidate` finds it, checked by running it."""
     executable = candidate(spec)
     try:
-        found, version, cache_tag = ast.literal_eval(_answer(_take_prefetched(executable) or _start(executable)).strip())
+        answer = _answer(_take_prefetched(executable) or _start(executable))
+        found, version, cache_tag = ast.literal_eval(answer.strip())
     except (OSError, ValueError, TypeError, SyntaxError, subprocess.TimeoutExpired):
         raise UsageError(f"{executable} did not run as a Python interpreter",
                          "Pass --python with a working Python 3 interpreter.") from None

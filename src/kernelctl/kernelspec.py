@@ -96,8 +96,8 @@ def name_holder(name: str, location: Location) -> Path | None:
     names it finds) in ``location``'s kernels dir, or, for a personal kernel, one of the name
     in any case in a directory that comes before it on Jupyter's path.
     """
-    # KernelSpecManager's kernel_dirs, but for the IPython dir it adds last, without importing
-    # jupyter_client: a build checks the name before anything else.
+    # KernelSpecManager's kernel_dirs but for the IPython dir it adds last (after any kernels
+    # dir a Location has), without importing jupyter_client, which a build needs only later.
     from jupyter_core.paths import jupyter_path
 
     dirs = [Path(d) for d in jupyter_path("kernels")]

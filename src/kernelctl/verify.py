@@ -55,7 +55,7 @@ def launched(spec_dir: Path) -> Iterator[Launched]:
     env = {k: v for k, v in os.environ.items() if k not in _NO_BYTECODE_VARIABLES}
     # The kernel is killed, so it cannot remove its own temporary files (R's session dir):
     # they go into a directory of ours, removed after it.
-    with tempfile.TemporaryDirectory(prefix="kernelctl-verify-") as scratch, \
+    with tempfile.TemporaryDirectory(prefix="kernelctl-verify-", ignore_cleanup_errors=True) as scratch, \
             tempfile.TemporaryFile("w+", prefix="kernelctl-verify-") as log:
         env["TMPDIR"] = scratch
         manager = KernelManager(kernel_name=spec_dir.name, kernel_spec_manager=ksm)

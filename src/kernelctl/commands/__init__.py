@@ -25,7 +25,8 @@ COMMANDS = {
     "slurm": "run a kernel in its own Slurm job, or locally again",
 }
 
-# What a command starts before its module is imported, to run while those imports do
-# (``module:function``, a light module): create asks the default Python what it is, which
-# takes up to 0.1 s through a pyenv or conda shim.
-EARLY = {"create": "kernelctl.interpreter:prefetch"}
+# What a command starts before its module is imported, to run while those imports do, and
+# how it is stopped once the command is done if the command did not use it (``module:function``
+# pairs, in a light module): create asks the default Python what it is, which takes up to
+# 0.1 s through a pyenv or conda shim.
+EARLY = {"create": ("kernelctl.interpreter:prefetch", "kernelctl.interpreter:discard_prefetched")}

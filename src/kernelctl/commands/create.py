@@ -18,12 +18,12 @@ from kernelctl.commands.args import (add_allow_option, add_json_flag, add_parser
 from kernelctl.envstore import clean_leftovers, linked_generation
 from kernelctl.languages import julia, r
 from kernelctl.errors import KernelctlError, UsageError
+from kernelctl.interpreter import find_interpreter
 from kernelctl.location import Location, prefix_location, sys_prefix_location, system_location, user_location
 from kernelctl.locking import name_lock
 from kernelctl.manifest import Manifest, Options
 from kernelctl.names import validate_name
 from kernelctl.output import Progress, print_json
-from kernelctl.interpreter import find_interpreter
 from kernelctl.wheelhouse.discovery import discover
 
 

@@ -78,12 +78,13 @@ def repair(report: dict[str, Any], found: list[Found], debris: list[leftovers.Le
 
 def doctor(name: str | None = None, fix: bool = False, progress: Progress | None = None) -> dict[str, Any]:
     """Diagnose (and with ``fix``, repair, then diagnose again) every kernel, or ``name``."""
+    slurm_jobs = slurm_orphans.JobQuery()  # squeue answers while the kernels are checked
     report, found, debris = diagnose(name, Probe())
     if fix:
         actions = repair(report, found, debris, progress or Progress(enabled=False))
         report = {**diagnose(name, Probe())[0], "fixed": actions}
     # Slurm kernel jobs whose Jupyter server is gone (cancelled with ``fix``)
-    report["orphan_jobs"], unasked = slurm_orphans.doctor_report(fix)
+    report["orphan_jobs"], unasked = slurm_orphans.doctor_report(fix, slurm_jobs)
     if unasked:
         report["slurm_unanswered"] = unasked
     report["ok"] = report["ok"] and all(job["cancelled"] for job in report["orphan_jobs"])

@@ -13,10 +13,10 @@ from kernelctl.commands.args import add_json_flag, add_parser, add_quiet_flag, a
 from kernelctl.envstore import clean_leftovers
 from kernelctl.commands.common import find_kernel, locked
 from kernelctl.errors import KernelctlError
+from kernelctl.interpreter import find_interpreter
 from kernelctl.manifest import Manifest
 from kernelctl.output import Progress, print_json
 from kernelctl.requirements import COMMAND_LINE, Line, RequirementFile, Requirements, read_recorded
-from kernelctl.interpreter import find_interpreter
 from kernelctl.wheelhouse.discovery import discover
 
 

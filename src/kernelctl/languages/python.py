@@ -20,7 +20,8 @@ from kernelctl.modules import ModuleSystem, launch_settings
 from kernelctl.output import Progress
 from kernelctl.requirements import COMMAND_LINE, Requirements, read
 from kernelctl.verify import launched, verify_prefix
-from kernelctl.venv import SEEDED, create_virtualenv, installed_distributions, python_of, site_packages, write_pip_config
+from kernelctl.venv import (SEEDED, create_virtualenv, installed_distributions, python_of, site_packages,
+                            write_pip_config)
 
 if TYPE_CHECKING:
     from kernelctl.build import BuildPlan

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kernelctl import kernelspec, netguard_config
+from kernelctl.background import import_in_background
 from kernelctl.errors import KernelctlError, UsageError
 from kernelctl.launcher import LAUNCHER_NAME
 from kernelctl.manifest import Manifest, now
@@ -288,6 +289,8 @@ class R:
                  progress: Progress, verbose: bool) -> Manifest:
         rscript, roots = made
         wanted = [r.text for r in plan.requirements + plan.added]
+        if verify:  # while R installs: the kernel is started once it is done
+            import_in_background("jupyter_client.manager")
         with progress.step(f"Installing {', '.join(wanted) or 'nothing'} (IRkernel unless R has it) from "
                            f"{len(roots)} local R repositor{'y' if len(roots) == 1 else 'ies'}"):
             runtime, installed = install(plan, prefix, roots, rscript, verbose)

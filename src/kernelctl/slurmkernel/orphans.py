@@ -4,13 +4,13 @@ their job name and their run dir's heartbeat, for ``kernelctl doctor`` to list a
 
 from __future__ import annotations
 
-from typing import Any
-
 import getpass
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kernelctl.slurmkernel import channel
 from kernelctl.slurmkernel.jobscript import JOB_PREFIX
@@ -39,7 +39,7 @@ def _kernel_jobs() -> list[tuple[str, str, str]] | None:
     (no squeue). Raises :class:`NoAnswer` when squeue fails or takes over SQUEUE_TIMEOUT s."""
     try:
         proc = subprocess.run(["squeue", "-h", "-u", getpass.getuser(), "-o", "%i|%j|%T"], capture_output=True,
-                              text=True, timeout=SQUEUE_TIMEOUT, stdin=subprocess.DEVNULL)
+                              text=True, errors="replace", timeout=SQUEUE_TIMEOUT, stdin=subprocess.DEVNULL)
     except FileNotFoundError:
         return None
     except subprocess.TimeoutExpired:
@@ -53,6 +53,35 @@ def _kernel_jobs() -> list[tuple[str, str, str]] | None:
     return [row for row in rows if row[1].startswith(JOB_PREFIX)]  # type: ignore[misc]
 
 
+class JobQuery:
+    """:func:`_kernel_jobs`, asked in a thread from the query's making, so that squeue answers
+    while the caller does other work (doctor checks the kernels meanwhile)."""
+
+    def __init__(self) -> None:
+        self._answered = threading.Event()
+        self._jobs: list[tuple[str, str, str]] | None = None
+        self._error: NoAnswer | None = None
+        try:  # a daemon: Ctrl-C does not wait for squeue
+            threading.Thread(target=self._ask, name="kernelctl-squeue", daemon=True).start()
+        except RuntimeError:  # no thread to be had (a login node's process limit): ask now
+            self._ask()
+
+    def _ask(self) -> None:
+        try:
+            self._jobs = _kernel_jobs()
+        except NoAnswer as err:
+            self._error = err
+        finally:
+            self._answered.set()
+
+    def jobs(self) -> list[tuple[str, str, str]] | None:
+        """What :func:`_kernel_jobs` answered (raising its :class:`NoAnswer`)."""
+        self._answered.wait()
+        if self._error is not None:
+            raise self._error
+        return self._jobs
+
+
 def server_gone(rundir: Path, now: float | None = None) -> str | None:
     """Why the server of the kernel with run dir ``rundir`` is gone, or None if it beats."""
     try:
@@ -62,10 +91,10 @@ def server_gone(rundir: Path, now: float | None = None) -> str | None:
     return f"its server's last heartbeat was {age:.0f} s ago" if age > STALE_AFTER else None
 
 
-def find() -> list[Orphan] | None:
-    """This user's kernel jobs whose server is gone; None where there is no Slurm, and
-    :class:`NoAnswer` when it cannot be asked."""
-    jobs = _kernel_jobs()
+def find(query: JobQuery | None = None) -> list[Orphan] | None:
+    """This user's kernel jobs whose server is gone (from ``query``, or a query made now);
+    None where there is no Slurm, and :class:`NoAnswer` when it cannot be asked."""
+    jobs = (query or JobQuery()).jobs()
     if jobs is None:
         return None
     found = []
@@ -82,13 +111,13 @@ def cancel(orphans: list[Orphan]) -> None:
         subprocess.run(["scancel", *(o.job_id for o in orphans)], capture_output=True, timeout=60)
 
 
-def doctor_report(fix: bool) -> tuple[list[dict[str, Any]], str | None]:
+def doctor_report(fix: bool, query: JobQuery | None = None) -> tuple[list[dict[str, Any]], str | None]:
     """For ``kernelctl doctor``: one record per orphan kernel job (with ``fix`` they are
     cancelled, and ``cancelled`` says so), and why Slurm could not be asked, if it could not.
     Where there is no Slurm (no ``squeue``) there is nothing to report; neither is a failure
     of the kernels."""
     try:
-        orphans = find()
+        orphans = find(query)
     except NoAnswer as err:
         return [], f"{err}, so orphan Slurm kernel jobs were not looked for"
     if orphans is None:
