@@ -296,19 +296,25 @@ def test_read_bounded_never_opens_a_fifo(tmp_path: Path) -> None:
 
 # -- start-up: what a kernel loads before its first cell
 
-def test_kernel_start_loads_neither_the_checker_nor_the_rules(tmp_path: Path) -> None:
+def run_in_shell(tmp_path: Path, lines: str, imports: str = "sys") -> subprocess.CompletedProcess[str]:
+    """Run ``lines`` in a fresh process whose IPython ``shell`` has just loaded the netguard
+    runtime (installed into ``tmp_path``) in warn mode."""
     install_runtime(tmp_path)
-    probe = (f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
-             "from IPython.core.interactiveshell import InteractiveShell, ExecutionInfo\n"
+    probe = (f"import {imports}; sys.path.insert(0, {str(tmp_path)!r})\n"
+             "from IPython.core.interactiveshell import InteractiveShell\n"
              "import kernelctl_netguard\n"
              "shell = InteractiveShell.instance()\n"
-             "kernelctl_netguard.load_ipython_extension(shell)\n"
-             "loaded = sorted(m for m in sys.modules if m.startswith('kernelctl_netguard'))\n"
-             "shell.run_cell('if False:\\n    !wget https://example.org/x')\n"
-             "print(loaded, 'kernelctl_netguard.checker' in sys.modules)\n")
+             "kernelctl_netguard.load_ipython_extension(shell)\n" + lines)
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "KERNELCTL_NETGUARD": "warn"})
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_kernel_start_loads_neither_the_checker_nor_the_rules(tmp_path: Path) -> None:
+    done = run_in_shell(tmp_path, "loaded = sorted(m for m in sys.modules if m.startswith('kernelctl_netguard'))\n"
+                                  "shell.run_cell('if False:\\n    !wget https://example.org/x')\n"
+                                  "print(loaded, 'kernelctl_netguard.checker' in sys.modules)\n")
     assert done.stdout.strip() == ("['kernelctl_netguard', 'kernelctl_netguard.extension', "
                                    "'kernelctl_netguard.guard', 'kernelctl_netguard.policy', "
                                    "'kernelctl_netguard.prefilter', 'kernelctl_netguard.transform', "
@@ -317,22 +323,14 @@ def test_kernel_start_loads_neither_the_checker_nor_the_rules(tmp_path: Path) ->
 
 
 def test_cells_that_cannot_have_a_finding_do_not_load_the_checker(tmp_path: Path) -> None:
-    install_runtime(tmp_path)
-    probe = (f"import sys, urllib.request; sys.path.insert(0, {str(tmp_path)!r})\n"
-             "from IPython.core.interactiveshell import InteractiveShell\n"
-             "import kernelctl_netguard\n"
-             "shell = InteractiveShell.instance()\n"
-             "kernelctl_netguard.load_ipython_extension(shell)\n"
-             "shell.run_cell('total = sum(range(3))\\nprint(total)')\n"
-             "shell.run_cell('# downloads nothing: https://example.org\\nlabel = \"plain\"')\n"
-             "print('kernelctl_netguard.checker' in sys.modules)\n"
-             # No watched word in the cell, but a name that stands for a watched call in the kernel.
-             "shell.user_ns['fetch'] = urllib.request.urlopen\n"
-             "shell.run_cell('if False:\\n    fetch(\"https://example.org/data.csv\")')\n"
-             "print('kernelctl_netguard.checker' in sys.modules)\n")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "KERNELCTL_NETGUARD": "warn"})
-    assert done.returncode == 0, done.stderr
+    done = run_in_shell(tmp_path, "shell.run_cell('total = sum(range(3))\\nprint(total)')\n"
+                                  "shell.run_cell('# downloads nothing: https://example.org\\nlabel = \"plain\"')\n"
+                                  "print('kernelctl_netguard.checker' in sys.modules)\n"
+                                  # No watched word in the cell, but a name that stands for a watched call.
+                                  "shell.user_ns['fetch'] = urllib.request.urlopen\n"
+                                  "shell.run_cell('if False:\\n    fetch(\"https://example.org/data.csv\")')\n"
+                                  "print('kernelctl_netguard.checker' in sys.modules)\n",
+                        imports="sys, urllib.request")
     printed, checker_after_plain_cells, checker_after_fetch = done.stdout.split()
     assert printed == "3"
     assert checker_after_plain_cells == "False", "a cell with no watched word loaded the checker"
