@@ -1,8 +1,9 @@
 """Shared test fixtures.
 
-Every test runs with HOME, KERNELCTL_HOME, the Jupyter and XDG directories and the pip, uv
-and virtualenv caches pointed at temporary directories, and with the machine's own pip
-configuration switched off, so nothing touches the real home or the developer's settings.
+Every test runs with HOME, KERNELCTL_HOME, the Jupyter and XDG directories, the pip, uv
+and virtualenv caches and TMPDIR pointed at temporary directories, and with the machine's
+own pip configuration switched off, so nothing touches the real home, the developer's
+settings or the machine's /tmp.
 
 Real wheels (ipykernel and its dependencies, numpy) are downloaded once per machine into
 ``$KERNELCTL_TEST_CACHE`` (default ``/var/tmp/kernelctl-test-cache``), outside the repo.
@@ -58,8 +59,16 @@ def session_caches(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("caches")
 
 
+@pytest.fixture(scope="session")
+def session_tmpdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TMPDIR for everything the tests start: kernels that are killed (R's Rtmp* session dirs)
+    and the like leave their temporary files here, not in /tmp. A short path, as sockets
+    made in it must fit AF_UNIX's 108 bytes."""
+    return tmp_path_factory.mktemp("tmp")
+
+
 @pytest.fixture(autouse=True)
-def isolated_env(tmp_path: Path, session_caches: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_env(tmp_path: Path, session_caches: Path, session_tmpdir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     for key in [k for k in os.environ if k.startswith(("PIP_", "UV_", "KERNELCTL_", "JUPYTER", "VIRTUAL_ENV"))]:
@@ -81,6 +90,7 @@ def isolated_env(tmp_path: Path, session_caches: Path, monkeypatch: pytest.Monke
         "UV_CACHE_DIR": session_caches / "uv",
         "VIRTUALENV_OVERRIDE_APP_DATA": session_caches / "virtualenv",
         "JUPYTER_PLATFORM_DIRS": "1",
+        "TMPDIR": session_tmpdir,
     }
     for key, value in settings.items():
         monkeypatch.setenv(key, str(value))
