@@ -13,8 +13,9 @@ Each round runs every recipe once, in a shuffled (seeded) order: on a disk that 
 writing back the pip recipe's files, a recipe that always came at the same place after it
 would carry that cost alone. Every run starts from an empty home, KERNELCTL_HOME and
 Jupyter data dir. The caches are kept between runs, as a user's are between builds, and
-warmed by one untimed run of each recipe: uv's (the unpacked wheels, shared by kernelctl and the uv recipe), virtualenv's
-(seed wheels) and kernelctl's (the bytecode of the kernel's start-up modules).
+warmed by one untimed run of each recipe: uv's (the unpacked wheels, shared by kernelctl and
+the uv recipe), virtualenv's (seed wheels) and kernelctl's (the bytecode of the kernel's
+start-up modules).
 Without --wheelhouse, the wheels are fetched once into /var/tmp/kernelctl-test-cache/bench-wh.
 """
 

@@ -28,7 +28,8 @@ within 3 % of plain, and netguard itself at most 10 ms of kernel start. The seco
 directly, in the kernel env's python after the imports a kernel has made by then: loading the
 extension (what every kernel start pays), the check of a first cell like the timed one
 (``1``: no watched word, so the checker is not imported) and that of a first cell that needs
-the checker (``import numpy as np``: it is imported then, once per kernel). ``--no-modules`` times only plain and kernelctl (no Lmod, no envkernel).
+the checker (``import numpy as np``: it is imported then, once per kernel). ``--no-modules``
+times only plain and kernelctl (no Lmod, no envkernel).
 """
 
 from __future__ import annotations
